@@ -1,0 +1,68 @@
+# keliu — one Makefile; CI (.ci/run) calls `make test`.
+# `make run`  : set up everything (virtualenv, dependencies, models) and count people on a demo video live.
+# `make test` : set up everything (with test extras) and run lint, type checks and the whole test suite.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_VIDEO := /usr/share/doc/opencv-doc/examples/data/vtest.avi
+VIDEO ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test venv venv-test models demo-video lint unit bench clean help
+
+help:
+	@echo "make run [VIDEO=path]  set up and count people on a video live in the terminal"
+	@echo "make test              set up and run the whole test suite (what CI runs)"
+	@echo "make lint              ruff + mypy"
+	@echo "make bench             accuracy and speed benchmarks on ../shared/data (see docs/benchmarks.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+
+models: venv
+	$(BIN)/keliu models install
+
+demo-video:
+	@if [ -n "$(VIDEO)" ]; then exit 0; fi; \
+	if [ ! -f "$(DEMO_VIDEO)" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's opencv-doc for the demo video (vtest.avi)"; \
+	    (apt-get install -y -qq opencv-doc >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq opencv-doc >/dev/null)); \
+	  else \
+	    echo "no demo video: install Debian's opencv-doc or run 'make run VIDEO=path/to/video'" >&2; exit 1; \
+	  fi; \
+	fi
+
+run: venv models demo-video
+	$(BIN)/keliu demo "$(if $(VIDEO),$(VIDEO),$(DEMO_VIDEO))"
+
+lint: venv-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: venv-test models lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: venv-test
+	$(BIN)/pytest -m "not slow and not integration" $(PYTEST_ARGS)
+
+bench: venv-test models
+	$(BIN)/python bench/counting_accuracy.py
+	$(BIN)/python bench/tracking_metrics.py
+	$(BIN)/python bench/speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,248 @@
+"""Site configuration: cameras, their door lines and zones, detector and counting settings.
+
+Loaded from YAML into strict pydantic models (``extra="forbid"``, every field described and
+bounded). Errors name file, line and key: ``site.yaml:12: cameras[0].lines[1].a: ...``.
+Nothing is read at import time. Must not open cameras or load models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from keliu.domain.geometry import Line, Zone
+from keliu.errors import ConfigError
+
+__all__ = [
+    "CameraConfig",
+    "CountingConfig",
+    "DetectorConfig",
+    "LineConfig",
+    "SiteConfig",
+    "TrackerConfig",
+    "ZoneConfig",
+    "load_site_config",
+]
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PointFrac = tuple[Fraction, Fraction]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-\u4e00-\u9fff]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LineConfig(_Strict):
+    """A door line in frame fractions; ``inside`` is any point on the store side."""
+
+    id: Identifier = Field(title="Line id", description="Unique within the camera, e.g. 'main-door'.")
+    a: PointFrac = Field(title="First end point", description="(x, y) as fractions of width and height.")
+    b: PointFrac = Field(title="Second end point", description="(x, y) as fractions of width and height.")
+    inside: PointFrac = Field(title="Inside point", description="Any point on the inside (store) side.")
+
+    @model_validator(mode="after")
+    def _valid_geometry(self) -> LineConfig:
+        try:
+            self.to_line()
+        except ValueError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        return self
+
+    def to_line(self) -> Line:
+        return Line(self.id, self.a, self.b, self.inside)
+
+
+class ZoneConfig(_Strict):
+    """A polygon zone in frame fractions (occupancy, dwell, enter/leave)."""
+
+    id: Identifier = Field(title="Zone id", description="Unique within the camera, e.g. 'lounge'.")
+    polygon: list[PointFrac] = Field(
+        title="Corners", description="At least 3 (x, y) fractions, in order.", min_length=3, max_length=64
+    )
+
+    @model_validator(mode="after")
+    def _valid_polygon(self) -> ZoneConfig:
+        try:
+            self.to_zone()
+        except ValueError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        return self
+
+    def to_zone(self) -> Zone:
+        return Zone(self.id, tuple(self.polygon))
+
+
+class DetectorConfig(_Strict):
+    """Which person detector runs, and how."""
+
+    name: Literal["nanodet", "yolo"] = Field("nanodet", title="Detector", description="Registered detector name.")
+    model_path: Path | None = Field(
+        None, title="ONNX model", description="Required for 'yolo'; 'nanodet' uses the provisioned model."
+    )
+    input_wh: tuple[Annotated[int, Field(ge=32, le=4096, multiple_of=32)], ...] | None = Field(
+        None,
+        title="Network input size (w, h)",
+        description="Multiples of 32. Default: chosen from the camera resolution.",
+        min_length=2,
+        max_length=2,
+    )
+    score_threshold: float | None = Field(None, title="Score threshold", ge=0.01, le=0.99)
+    person_class: int = Field(0, title="Person class id", description="Class index of 'person' (yolo).", ge=0)
+
+    @model_validator(mode="after")
+    def _yolo_needs_model(self) -> DetectorConfig:
+        if self.name == "yolo" and self.model_path is None:
+            raise ValueError("detector 'yolo' needs model_path (a YOLO-format ONNX file)")
+        return self
+
+
+class TrackerConfig(_Strict):
+    name: Literal["bytetrack"] = Field("bytetrack", title="Tracker", description="Registered tracker name.")
+    lost_track_s: float = Field(
+        1.5, title="Lost-track memory (s)", description="How long an undetected track may be re-found.", gt=0, le=30
+    )
+
+
+class CountingConfig(_Strict):
+    """Counting rules (see docs/counting.md)."""
+
+    counting_point: Literal["foot", "centre"] = Field(
+        "foot", title="Counting point", description="Foot point (bottom centre of the box) or box centre."
+    )
+    hold_observations: int = Field(
+        2, title="Hysteresis", description="Observations a new side must be held before a crossing counts.", ge=1, le=30
+    )
+    margin_frac: float = Field(
+        0.0, title="Dead band", description="Band around lines, as a fraction of frame height.", ge=0, le=0.2
+    )
+    extend_frac: float = Field(
+        0.1, title="Line end tolerance", description="Lines count this fraction past their ends.", ge=0, le=1
+    )
+
+
+class CameraConfig(_Strict):
+    id: Identifier = Field(title="Camera id", description="Unique within the site.")
+    name: str | None = Field(None, title="Display name", max_length=120)
+    source: str = Field(
+        title="Source",
+        description="A video file (relative to this config file), rtsp:// or http(s):// URL, or usb:N.",
+        min_length=1,
+    )
+    analysis_fps: float = Field(
+        10.0, title="Analysis rate (fps)", description="Frames per second analysed; others are skipped.", gt=0, le=120
+    )
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    counting: CountingConfig = Field(default_factory=CountingConfig)
+    lines: list[LineConfig] = Field(default_factory=list, title="Door lines")
+    zones: list[ZoneConfig] = Field(default_factory=list, title="Zones")
+
+    @field_validator("lines", "zones")
+    @classmethod
+    def _unique_ids(cls, items: list[Any]) -> list[Any]:
+        ids = [item.id for item in items]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate id(s): {', '.join(duplicates)}")
+        return items
+
+
+class SiteInfo(_Strict):
+    id: Identifier = Field(title="Site id")
+    name: str = Field(title="Site name", min_length=1, max_length=120)
+    timezone: str = Field("Asia/Shanghai", title="Time zone", description="IANA name.")
+
+
+class SiteConfig(_Strict):
+    """One site (store, showroom, sales office) and its cameras."""
+
+    site: SiteInfo
+    cameras: list[CameraConfig] = Field(min_length=1, title="Cameras")
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_camera_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [c.id for c in cameras]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate camera id(s): {', '.join(duplicates)}")
+        return cameras
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        known = ", ".join(c.id for c in self.cameras)
+        raise ConfigError(f"camera {camera_id!r} is not in the site config (cameras: {known})")
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the deepest YAML node on ``loc``."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                key_node = next((k for k, _ in node.value if k.value == key), None)
+                return key_node.start_mark.line + 1 if key_node is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for key in loc:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out or "(top level)"
+
+
+def load_site_config(path: Path) -> SiteConfig:
+    """Read and validate a site YAML file; raises ConfigError('file:line: key: message')."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: (yaml): {exc.problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: (top level): expected a mapping with 'site' and 'cameras'")
+    try:
+        config = SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = _line_of(root, loc)
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (check spelling)"
+            messages.append(f"{path}:{line}: {_dotted(loc)}: {message}")
+        raise ConfigError("\n".join(messages)) from None
+    return _resolve_sources(config, path.parent)
+
+
+def _resolve_sources(config: SiteConfig, base: Path) -> SiteConfig:
+    cameras = []
+    for camera in config.cameras:
+        source = camera.source
+        if "://" not in source and not source.startswith(("usb:", "/dev/")) and not Path(source).is_absolute():
+            source = str((base / source).resolve())
+        cameras.append(camera.model_copy(update={"source": source}))
+    return config.model_copy(update={"cameras": cameras})

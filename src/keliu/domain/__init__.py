@@ -1,0 +1,1 @@
+"""Pure types and rules (geometry, detections, counting). Imports nothing else of keliu; stdlib + numpy only."""

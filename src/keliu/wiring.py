@@ -1,0 +1,79 @@
+"""The one place that builds concrete sources, detectors, trackers and pipelines from configuration.
+
+Everything else receives ready-made objects. Must not contain counting rules or CLI parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from keliu.config import CameraConfig, DetectorConfig
+from keliu.errors import ConfigError
+from keliu.vision.detectors import Detector, build_detector
+from keliu.vision.pipeline import CountingPipeline, PipelineSettings
+from keliu.vision.tracking import ByteTrackConfig, ByteTracker
+
+__all__ = ["CameraRuntime", "build_camera_pipeline", "default_input_wh", "stride_for"]
+
+
+def default_input_wh(frame_wh: tuple[int, int]) -> tuple[int, int]:
+    """Network input for a camera resolution: keep the aspect ratio, longest side by resolution.
+
+    Measured in bench/detector_recall.py: small people in 1080p need more input pixels than
+    416×416 gives, but the time per frame grows with the pixel count (docs/benchmarks.md).
+    """
+    width, height = frame_wh
+    longest = 960 if max(width, height) >= 1280 else 544
+    scale = longest / max(width, height)
+    return (max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32))
+
+
+def stride_for(fps: float, analysis_fps: float) -> int:
+    """Analyse every Nth frame so that about ``analysis_fps`` frames per second are processed."""
+    return max(1, round(fps / analysis_fps)) if fps > 0 else 1
+
+
+def build_detector_from(config: DetectorConfig, frame_wh: tuple[int, int]) -> Detector:
+    options: dict[str, object] = {}
+    if config.score_threshold is not None:
+        options["score_threshold"] = config.score_threshold
+    if config.name == "nanodet":
+        from keliu.models.install import model_path
+
+        options["onnx_path"] = model_path("nanodet")
+        options["input_wh"] = tuple(config.input_wh) if config.input_wh else default_input_wh(frame_wh)
+    elif config.name == "yolo":
+        if config.model_path is None or not Path(config.model_path).is_file():
+            raise ConfigError(f"detector 'yolo': model file {config.model_path} not found")
+        options["onnx_path"] = Path(config.model_path)
+        options["person_class"] = config.person_class
+        if config.input_wh:
+            options["input_wh"] = tuple(config.input_wh)
+    return build_detector(config.name, **options)
+
+
+@dataclass
+class CameraRuntime:
+    pipeline: CountingPipeline
+    stride: int
+
+
+def build_camera_pipeline(camera: CameraConfig, fps: float, frame_wh: tuple[int, int]) -> CameraRuntime:
+    """Detector + tracker + counters for one camera, given what its source reports."""
+    detector = build_detector_from(camera.detector, frame_wh)
+    tracker = ByteTracker(ByteTrackConfig(lost_track_s=camera.tracker.lost_track_s))
+    settings = PipelineSettings(
+        counting_point=camera.counting.counting_point,
+        hold_observations=camera.counting.hold_observations,
+        margin_frac=camera.counting.margin_frac,
+        extend_frac=camera.counting.extend_frac,
+    )
+    pipeline = CountingPipeline(
+        detector,
+        tracker,
+        [line.to_line() for line in camera.lines],
+        [zone.to_zone() for zone in camera.zones],
+        settings,
+    )
+    return CameraRuntime(pipeline, stride_for(fps, camera.analysis_fps))

@@ -1,0 +1,190 @@
+"""Counting semantics as frame tables, plus properties (REQUIREMENTS V1, V4, V8)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keliu.domain.counting import CountingRules, LineCounter, TrackPoint, ZoneMonitor
+from keliu.domain.geometry import Line, Zone
+
+# A vertical door line at x = 10 from y = 0 to y = 20; the store is to the right (x > 10).
+DOOR = Line("door", (10.0, 0.0), (10.0, 20.0), inside=(15.0, 10.0))
+
+
+def run(counter: LineCounter, table: list[tuple[int, float, float]], *, end: bool = True):
+    """table rows: (track_id, x, y); one row per frame per track, frames at 1 s."""
+    events = []
+    for frame, (tid, x, y) in enumerate(table):
+        events += counter.update([TrackPoint(tid, float(frame), frame, (x, y))])
+    if end:
+        events += counter.end_tracks({tid for tid, _, _ in table})
+    return events
+
+
+def test_walking_in_counts_once_with_time_of_first_inside_point() -> None:
+    events = run(LineCounter([DOOR]), [(1, 5, 10), (1, 8, 10), (1, 12, 10), (1, 14, 10), (1, 16, 10)])
+    assert [(e.line_id, e.direction, e.t_s, e.track_id) for e in events] == [("door", "in", 2.0, 1)]
+
+
+def test_walking_out_counts_out() -> None:
+    events = run(LineCounter([DOOR]), [(1, 16, 10), (1, 13, 10), (1, 8, 10), (1, 5, 10)])
+    assert [e.direction for e in events] == ["out"]
+
+
+def test_jitter_on_the_line_counts_once() -> None:
+    table = [(1, 7, 10), (1, 9.5, 10), (1, 10.5, 10), (1, 9.6, 10), (1, 10.4, 10), (1, 9.7, 10), (1, 10.6, 10),
+             (1, 11, 10), (1, 13, 10), (1, 15, 10)]
+    events = run(LineCounter([DOOR], CountingRules(hold_observations=2)), table)
+    assert [e.direction for e in events] == ["in"]
+
+
+def test_dead_band_ignores_points_near_the_line() -> None:
+    rules = CountingRules(hold_observations=1, margin=1.0)
+    table = [(1, 5, 10), (1, 9.5, 10), (1, 10.5, 10), (1, 9.5, 10), (1, 10.5, 10), (1, 14, 10)]
+    assert [e.direction for e in run(LineCounter([DOOR], rules), table)] == ["in"]
+
+
+def test_crossing_during_occlusion_is_counted_after_reassociation() -> None:
+    counter = LineCounter([DOOR])
+    events = counter.update([TrackPoint(7, 0.0, 0, (4.0, 10.0))])
+    events += counter.update([TrackPoint(7, 1.0, 1, (6.0, 10.0))])
+    # frames 2..5: the person is hidden; the tracker re-finds track 7 on the other side
+    events += counter.update([TrackPoint(7, 6.0, 6, (15.0, 11.0))])
+    events += counter.update([TrackPoint(7, 7.0, 7, (17.0, 11.0))])
+    assert [(e.direction, e.t_s) for e in events] == [("in", 6.0)]
+
+
+def test_passing_beside_the_segment_does_not_count() -> None:
+    table = [(1, 5, 40), (1, 8, 40), (1, 12, 40), (1, 15, 40)]  # y = 40 is well below the door (0..20)
+    assert run(LineCounter([DOOR]), table) == []
+
+
+def test_pending_crossing_is_counted_when_the_track_ends() -> None:
+    events = run(LineCounter([DOOR]), [(1, 5, 10), (1, 8, 10), (1, 12, 10)])
+    assert [e.direction for e in events] == ["in"]
+    rules = CountingRules(count_pending_at_track_end=False)
+    assert run(LineCounter([DOOR], rules), [(1, 5, 10), (1, 8, 10), (1, 12, 10)]) == []
+
+
+def test_in_then_out_counts_both() -> None:
+    table = [(1, 5, 10), (1, 12, 10), (1, 14, 10), (1, 16, 10), (1, 8, 10), (1, 6, 10), (1, 4, 10)]
+    assert [e.direction for e in run(LineCounter([DOOR]), table)] == ["in", "out"]
+
+
+def test_two_tracks_are_counted_separately() -> None:
+    counter = LineCounter([DOOR])
+    events = []
+    for frame, xs in enumerate([(5, 16), (8, 13), (12, 8), (14, 5)]):
+        events += counter.update(
+            [TrackPoint(1, float(frame), frame, (xs[0], 5.0)), TrackPoint(2, float(frame), frame, (xs[1], 15.0))]
+        )
+    assert sorted((e.track_id, e.direction) for e in events) == [(1, "in"), (2, "out")]
+
+
+def test_ended_tracks_are_evicted() -> None:
+    counter = LineCounter([DOOR])
+    counter.update([TrackPoint(i, 0.0, 0, (5.0, 5.0)) for i in range(50)])
+    assert counter.tracked_count == 50
+    counter.retain(range(10))
+    assert counter.tracked_count == 10
+
+
+walk = st.lists(
+    st.tuples(st.floats(-50, 50, allow_nan=False), st.floats(-50, 50, allow_nan=False)), min_size=1, max_size=40
+)
+
+
+def _events(line: Line, points: list[tuple[float, float]], hold: int = 2) -> list[tuple[str, float]]:
+    counter = LineCounter([line], CountingRules(hold_observations=hold))
+    events = []
+    for i, p in enumerate(points):
+        events += counter.update([TrackPoint(1, float(i), i, p)])
+    events += counter.end_tracks([1])
+    return [(e.direction, e.t_s) for e in events]
+
+
+@given(walk, st.integers(1, 4))
+def test_reversing_a_lines_inside_swaps_in_and_out(points, hold) -> None:
+    line = Line("l", (0.0, -20.0), (3.0, 20.0), inside=(10.0, 0.0))
+    forward = _events(line, points, hold)
+    swapped = {"in": "out", "out": "in"}
+    assert _events(line.reversed(), points, hold) == [(swapped[d], t) for d, t in forward]
+
+
+@given(walk, st.floats(-1000, 1000), st.floats(-1000, 1000))
+def test_translating_the_scene_changes_nothing(points, dx, dy) -> None:
+    line = Line("l", (0.0, -20.0), (3.0, 20.0), inside=(10.0, 0.0))
+    moved = Line("l", (dx, dy - 20.0), (dx + 3.0, dy + 20.0), inside=(dx + 10.0, dy))
+    shifted = [(x + dx, y + dy) for x, y in points]
+    # float rounding may only matter for points within a hair of the line: keep them away
+    if any(abs(line.signed_distance(p)) < 1e-6 for p in points):
+        return
+    assert _events(moved, shifted) == _events(line, points)
+
+
+@given(walk, st.integers(1, 4))
+def test_directions_alternate_so_no_crossing_is_counted_twice(points, hold) -> None:
+    events = _events(Line("l", (0.0, -100.0), (0.0, 100.0), inside=(1.0, 0.0)), points, hold)
+    directions = [d for d, _ in events]
+    assert all(a != b for a, b in zip(directions, directions[1:], strict=False))
+    # the number of counted crossings can never exceed the number of side changes of the walk
+    sides = [x > 0 for x, _ in points if x != 0]
+    assert len(events) <= sum(a != b for a, b in zip(sides, sides[1:], strict=False))
+
+
+@settings(max_examples=30)
+@given(st.lists(st.floats(9.0, 11.0, allow_nan=False), min_size=2, max_size=60))
+def test_lingering_on_the_line_counts_at_most_once_with_dead_band(xs) -> None:
+    counter = LineCounter([DOOR], CountingRules(hold_observations=2, margin=1.0))
+    events = []
+    for i, x in enumerate([5.0, *xs, 15.0, 16.0]):
+        events += counter.update([TrackPoint(1, float(i), i, (x, 10.0))])
+    assert [e.direction for e in events] == ["in"]
+
+
+def test_state_stays_bounded_over_100k_track_ids() -> None:
+    counter = LineCounter([DOOR], CountingRules(max_tracks=1000))
+    zones = ZoneMonitor([Zone("z", ((0.0, 0.0), (20.0, 0.0), (20.0, 20.0), (0.0, 20.0)))], CountingRules(max_tracks=1000))
+    tracemalloc.start()
+    peak_at_10k = 0
+    for tid in range(100_000):
+        frame = tid
+        points = [TrackPoint(tid, float(frame), frame, (5.0 + (tid % 3) * 4, 10.0))]
+        counter.update(points)
+        zones.update(points)
+        if tid % 50 == 49:  # the tracker ends tracks from time to time ...
+            alive = range(tid - 20, tid + 1)
+            counter.retain(alive)
+            zones.retain(alive)
+        if tid == 10_000:
+            peak_at_10k = tracemalloc.get_traced_memory()[0]
+    current = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert counter.tracked_count <= 1000 and zones.tracked_count <= 1000
+    assert current < peak_at_10k * 1.5 + 200_000
+
+
+def test_zone_enter_leave_dwell_and_occupancy() -> None:
+    zone = Zone("lounge", ((0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0)))
+    monitor = ZoneMonitor([zone], CountingRules(hold_observations=2))
+    table = [(20, 5), (5, 5), (5, 6), (6, 6), (7, 7), (20, 5), (21, 5)]
+    events = []
+    occupancy = []
+    for t, (x, y) in enumerate(table):
+        events += monitor.update([TrackPoint(1, float(t), t, (float(x), float(y)))])
+        occupancy.append(monitor.occupancy()["lounge"])
+    assert [(e.kind, e.t_s, e.dwell_s) for e in events] == [("enter", 1.0, None), ("leave", 5.0, 4.0)]
+    assert occupancy == [0, 0, 1, 1, 1, 1, 0]
+
+
+def test_zone_left_when_track_ends_inside() -> None:
+    zone = Zone("z", ((0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0)))
+    monitor = ZoneMonitor([zone])
+    for t in range(5):
+        monitor.update([TrackPoint(3, float(t), t, (5.0, 5.0))])
+    events = monitor.end_tracks([3])
+    assert [(e.kind, e.dwell_s) for e in events] == [("leave", 4.0)]
+    assert monitor.occupancy() == {"z": 0}
