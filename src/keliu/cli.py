@@ -138,10 +138,12 @@ class _TimeOrder:
 
 def _run_camera(cam: CameraConfig, stride: int | None, *, on_frame=None):  # type: ignore[no-untyped-def]
     """Yield (FrameResult | None, crossings-in-order) for one camera; None marks the end."""
-    from keliu.vision.sources import open_source
+    from keliu.vision.sources import ReconnectPolicy, open_source
     from keliu.wiring import build_camera_pipeline
 
-    with open_source(cam.source) as source:
+    # a wrong URL fails within a few seconds; a camera that drops later is retried for ever
+    policy = ReconnectPolicy(max_attempts=None, max_attempts_at_start=3)
+    with open_source(cam.source, reconnect=policy) as source:
         runtime = build_camera_pipeline(cam, source.fps, source.resolution_wh)
         step = stride or runtime.stride
         order = _TimeOrder(delay_s=cam.tracker.lost_track_s + 1.0)
@@ -314,29 +316,26 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO if os.environ.get("KELIU_VERBOSE") else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        app(standalone_mode=False)
+        status = app(standalone_mode=False)
     except KeliuError as exc:
         for message_line in str(exc).splitlines() or ["error"]:
             print(f"keliu: error: {message_line}", file=sys.stderr)
-        sys.exit(2)
-    except click_exceptions() as exc:  # usage errors: one line, exit 2
-        print(f"keliu: error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:
+        if callable(getattr(exc, "format_message", None)):  # the CLI library's usage errors
+            print(f"keliu: error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
+            sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
         if os.environ.get("KELIU_DEBUG"):
             raise
         print(f"keliu: internal error: {type(exc).__name__}: {exc} (set KELIU_DEBUG=1 for details)", file=sys.stderr)
         sys.exit(1)
+    if isinstance(status, int) and status:
+        sys.exit(status)
 
-
-def click_exceptions() -> tuple[type[Exception], ...]:
-    import click
-
-    return (click.UsageError, click.BadParameter, click.exceptions.ClickException)
 
 
 if __name__ == "__main__":

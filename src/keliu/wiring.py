@@ -24,7 +24,7 @@ def default_input_wh(frame_wh: tuple[int, int]) -> tuple[int, int]:
     416×416 gives, but the time per frame grows with the pixel count (docs/benchmarks.md).
     """
     width, height = frame_wh
-    longest = 960 if max(width, height) >= 1280 else 544
+    longest = 640 if max(width, height) >= 1280 else 512
     scale = longest / max(width, height)
     return (max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32))
 

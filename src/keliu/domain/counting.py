@@ -4,14 +4,16 @@ Input is a stream of per-track foot points (`TrackPoint`); output is `CrossingEv
 `ZoneEvent`. Rules:
 
 * A track's side of a line only changes when the new side is *held* for ``hold_observations``
-  consecutive observations outside a dead band of ``margin`` around the line, so a person
-  lingering on the line is counted once (hysteresis).
+  consecutive observations outside a dead band around the line (``margin``, or
+  ``margin_size_frac`` × the person's apparent size if larger), so a person lingering on the line
+  is counted once (hysteresis in time and space).
 * The crossing is counted only if the move from the last point on the old side to the first point
   on the new side passes through the line *segment* (extended by ``extend`` of its length at each
   end): walking around the end of a door line is not an entry.
 * The move may span frames where the track was not detected (occlusion): once the tracker
-  re-associates the track on the other side, the crossing is counted with the time of the first
-  observation on the new side.
+  re-associates the track on the other side, the crossing is counted.
+* The event time is when the counting point was on the line, interpolated linearly between the
+  last observation on the old side and the first on the new side.
 * Per-track state is dropped when the track ends (`end_tracks`), and a hard cap
   (``max_tracks``) evicts the least recently seen track, so memory stays bounded on 24/7 streams.
 
@@ -47,6 +49,7 @@ class TrackPoint:
     t_s: float
     frame_index: int
     point: Point
+    size: float = 0.0  # the person's apparent size (box height), for size-relative dead bands
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class CountingRules:
 
     hold_observations: int = 2
     margin: float = 0.0
+    margin_size_frac: float = 0.0
     extend: float = 0.1
     max_tracks: int = 10_000
     count_pending_at_track_end: bool = True
@@ -84,8 +88,10 @@ class CountingRules:
     def __post_init__(self) -> None:
         if self.hold_observations < 1:
             raise ValueError(f"CountingRules: hold_observations must be ≥ 1, got {self.hold_observations}")
-        if self.margin < 0:
-            raise ValueError(f"CountingRules: margin must be ≥ 0, got {self.margin}")
+        if self.margin < 0 or self.margin_size_frac < 0:
+            raise ValueError(
+                f"CountingRules: margins must be ≥ 0, got {self.margin} and {self.margin_size_frac}"
+            )
         if self.max_tracks < 1:
             raise ValueError(f"CountingRules: max_tracks must be ≥ 1, got {self.max_tracks}")
 
@@ -93,7 +99,7 @@ class CountingRules:
 @dataclass
 class _LineState:
     confirmed_side: int
-    anchor: Point
+    anchor: TrackPoint  # the last observation on the confirmed side, outside the dead band
     pending_first: TrackPoint | None = None
     pending_count: int = 0
 
@@ -154,15 +160,15 @@ class LineCounter:
 
     def _observe(self, line: Line, states: dict[str, _LineState], obs: TrackPoint) -> CrossingEvent | None:
         distance = line.signed_distance(obs.point)
-        if abs(distance) <= self.rules.margin:
+        if abs(distance) <= max(self.rules.margin, self.rules.margin_size_frac * obs.size):
             return None  # in the dead band: neither side
         side = 1 if distance > 0 else -1
         state = states.get(line.id)
         if state is None:
-            states[line.id] = _LineState(confirmed_side=side, anchor=obs.point)
+            states[line.id] = _LineState(confirmed_side=side, anchor=obs)
             return None
         if side == state.confirmed_side:
-            state.anchor = obs.point
+            state.anchor = obs
             state.pending_first = None
             state.pending_count = 0
             return None
@@ -173,18 +179,25 @@ class LineCounter:
             return None
         first = state.pending_first
         event = self._complete(line, state, first)
-        state.anchor = obs.point
+        state.anchor = obs
         return event
 
     def _complete(self, line: Line, state: _LineState, first: TrackPoint) -> CrossingEvent | None:
-        crossed = segment_crossing(line, state.anchor, first.point, extend=self.rules.extend)
+        anchor = state.anchor
+        crossed = segment_crossing(line, anchor.point, first.point, extend=self.rules.extend)
         state.confirmed_side = -state.confirmed_side
         state.pending_first = None
         state.pending_count = 0
         if not crossed:
             return None
         direction: Direction = "in" if state.confirmed_side > 0 else "out"
-        return CrossingEvent(line.id, direction, first.t_s, first.track_id, first.frame_index)
+        # when the counting point was on the line, interpolated between the two observations
+        d_before = line.signed_distance(anchor.point)
+        d_after = line.signed_distance(first.point)
+        share = d_before / (d_before - d_after) if d_before != d_after else 1.0
+        t_s = anchor.t_s + share * (first.t_s - anchor.t_s)
+        frame_index = anchor.frame_index + round(share * (first.frame_index - anchor.frame_index))
+        return CrossingEvent(line.id, direction, t_s, first.track_id, frame_index)
 
 
 @dataclass

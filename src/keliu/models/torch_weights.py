@@ -110,13 +110,13 @@ class _LazyTensor:
                     strides=tuple(st * item for st in self.stride),
                     writeable=False,
                 )
-        arr = np.array(out, copy=True)  # own, contiguous, native byte order
+        arr = np.array(out, copy=True, order="C")  # own, C-contiguous
         if self.storage.stype.name == "BFloat16Storage":
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
         return arr.astype(arr.dtype.newbyteorder("="), copy=False)
 
 
-def _rebuild_tensor_v2(
+def _rebuild_tensor_v2(  # noqa: PLR0917 - torch's positional signature, called by REDUCE
     storage: _Storage,
     storage_offset: int,
     size: tuple[int, ...],
@@ -129,7 +129,9 @@ def _rebuild_tensor_v2(
         raise ModelError("The weights file is corrupt: a tensor does not refer to a storage.")
     if len(size) != len(stride):
         raise ModelError("The weights file is corrupt: a tensor's size and stride differ in length.")
-    return _LazyTensor(storage, int(storage_offset), tuple(int(s) for s in size), tuple(int(s) for s in stride))
+    return _LazyTensor(
+        storage, int(storage_offset), tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    )
 
 
 def _rebuild_tensor(
@@ -138,7 +140,9 @@ def _rebuild_tensor(
     return _rebuild_tensor_v2(storage, storage_offset, size, stride)
 
 
-def _rebuild_parameter(data: _LazyTensor, requires_grad: bool = False, backward_hooks: Any = None) -> _LazyTensor:
+def _rebuild_parameter(
+    data: _LazyTensor, requires_grad: bool = False, backward_hooks: Any = None
+) -> _LazyTensor:
     if not isinstance(data, _LazyTensor):
         raise ModelError("The weights file is corrupt: a parameter does not wrap a tensor.")
     return data
@@ -165,7 +169,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return fn
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
-        raise ModelError(f"Refusing to load the weights file: it references {module}.{name}, which is not allowed.")
+        raise ModelError(
+            f"Refusing to load the weights file: it references {module}.{name}, which is not allowed."
+        )
 
     def persistent_load(self, pid: Any) -> Any:
         if self._storages is None:
@@ -187,7 +193,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if not (isinstance(view, tuple) and len(view) == 3):
             raise ModelError("The weights file is corrupt: malformed storage view.")
         view_key, view_offset, view_size = view
-        return _Storage(key=str(view_key), stype=stype, numel=int(view_size), view_of=root, view_offset=int(view_offset))
+        return _Storage(
+            key=str(view_key), stype=stype, numel=int(view_size), view_of=root, view_offset=int(view_offset)
+        )
 
 
 def _unpickle(data: bytes | io.BytesIO, storages: dict[str, _Storage] | None) -> Any:
@@ -208,7 +216,12 @@ def _to_state_dict(obj: Any) -> dict[str, np.ndarray]:
         if isinstance(value, _LazyTensor):
             if not isinstance(key, str):
                 raise ModelError("The weights file is corrupt: a state-dict key is not a string.")
-            out[key] = value.materialise()
+            try:
+                out[key] = value.materialise()
+            except ModelError:
+                raise
+            except Exception as exc:  # tampered attributes, absurd shapes, out of memory
+                raise ModelError(f"The weights file is corrupt: tensor {key} cannot be rebuilt.") from exc
     if not out:
         raise ModelError("The weights file holds no tensors.")
     return out

@@ -31,6 +31,7 @@ class PipelineSettings:
     counting_point: Literal["foot", "centre"] = "foot"
     hold_observations: int = 2
     margin_frac: float = 0.0  # dead band around lines, as a fraction of the frame height
+    margin_person_frac: float = 0.0  # ... or as a fraction of the person's box height, if larger
     extend_frac: float = 0.1  # lines count a little past their end points (fraction of their length)
     max_tracks: int = 10_000
 
@@ -79,10 +80,11 @@ class CountingPipeline:
     ) -> FrameResult:
         counter, zones = self._counters_for(frame_wh)
         update = self.tracker.update(detections, t_s)
-        if self.settings.counting_point == "foot":
-            points = [TrackPoint(b.track_id, t_s, frame_index, b.foot_point) for b in update.boxes]
-        else:
-            points = [TrackPoint(b.track_id, t_s, frame_index, b.centre_point) for b in update.boxes]
+        foot = self.settings.counting_point == "foot"
+        points = [
+            TrackPoint(b.track_id, t_s, frame_index, b.foot_point if foot else b.centre_point, b.height)
+            for b in update.boxes
+        ]
         crossings = counter.update(points) + counter.end_tracks(update.ended_track_ids)
         zone_events = zones.update(points) + zones.end_tracks(update.ended_track_ids)
         crossings.sort(key=lambda e: e.t_s)
@@ -109,6 +111,7 @@ class CountingPipeline:
             rules = CountingRules(
                 hold_observations=self.settings.hold_observations,
                 margin=self.settings.margin_frac * height,
+                margin_size_frac=self.settings.margin_person_frac,
                 extend=self.settings.extend_frac,
                 max_tracks=self.settings.max_tracks,
             )

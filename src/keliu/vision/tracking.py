@@ -36,6 +36,10 @@ class TrackedBox:
         return ((x1 + x2) / 2.0, y2)
 
     @property
+    def height(self) -> float:
+        return self.xyxy[3] - self.xyxy[1]
+
+    @property
     def centre_point(self) -> tuple[float, float]:
         x1, y1, x2, y2 = self.xyxy
         return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
@@ -66,14 +70,46 @@ class ByteTrackConfig:
     high_conf_det_threshold: float = 0.45
     minimum_iou_threshold: float = 0.1
     minimum_consecutive_frames: int = 2
+    # Re-linking: a track the association lost (occlusion by a pillar, a missed detection) that
+    # reappears as a new track near where its motion predicts, with a similar size, keeps its id.
+    relink_gate_heights: float = 0.75
+    relink_max_size_ratio: float = 1.5
 
     def __post_init__(self) -> None:
         if self.lost_track_s <= 0:
             raise ConfigError(f"tracker: lost_track_s must be > 0, got {self.lost_track_s}")
+        if self.relink_gate_heights < 0 or self.relink_max_size_ratio < 1:
+            raise ConfigError("tracker: relink_gate_heights must be ≥ 0 and relink_max_size_ratio ≥ 1")
+
+
+@dataclass
+class _Memory:
+    """What is remembered of a live track: enough to predict where it is while unseen."""
+
+    centre: tuple[float, float]
+    height: float
+    t_s: float
+    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second, smoothed
+
+    def predicted(self, t_s: float) -> tuple[float, float]:
+        dt = t_s - self.t_s
+        return (self.centre[0] + self.velocity[0] * dt, self.centre[1] + self.velocity[1] * dt)
+
+    def observe(self, centre: tuple[float, float], height: float, t_s: float) -> None:
+        dt = t_s - self.t_s
+        if dt > 0:
+            vx = (centre[0] - self.centre[0]) / dt
+            vy = (centre[1] - self.centre[1]) / dt
+            self.velocity = (0.5 * self.velocity[0] + 0.5 * vx, 0.5 * self.velocity[1] + 0.5 * vy)
+        self.centre, self.height, self.t_s = centre, height, t_s
 
 
 class ByteTracker:
-    """ByteTrack with time-based lifetimes; reports ended track ids so callers can drop state."""
+    """ByteTrack with time-based lifetimes and motion-gated re-linking of lost tracks.
+
+    Ids given out are keliu's own (stable across re-links); ended ids are reported so callers
+    can drop their per-track state. All maps here are bounded by the live tracks.
+    """
 
     def __init__(self, config: ByteTrackConfig | None = None) -> None:
         import supervision as sv
@@ -91,7 +127,9 @@ class ByteTracker:
             minimum_iou_threshold=self.config.minimum_iou_threshold,
             high_conf_det_threshold=self.config.high_conf_det_threshold,
         )
-        self._last_seen_s: dict[int, float] = {}
+        self._stable_of: dict[int, int] = {}  # the library's id -> keliu's id
+        self._memory: dict[int, _Memory] = {}  # keliu's id -> last state, for live tracks only
+        self._next_id = 1
 
     def update(self, detections: Detections, t_s: float) -> TrackerUpdate:
         sv_detections = self._sv.Detections(
@@ -102,25 +140,83 @@ class ByteTracker:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = self._impl.update(sv_detections, timestamp=t_s)
-        boxes: list[TrackedBox] = []
         ids = result.tracker_id if result.tracker_id is not None else np.zeros(0, dtype=int)
         confidences = result.confidence if result.confidence is not None else np.ones(len(result))
-        for xyxy, track_id, confidence in zip(result.xyxy, ids, confidences, strict=True):
-            if track_id < 0:
-                continue
-            tid = int(track_id)
-            self._last_seen_s[tid] = t_s
-            x1, y1, x2, y2 = (float(v) for v in xyxy)
-            boxes.append(TrackedBox(tid, (x1, y1, x2, y2), float(confidence)))
+        seen: list[tuple[int, tuple[float, float, float, float], float]] = []
+        for xyxy, library_id, confidence in zip(result.xyxy, ids, confidences, strict=True):
+            if library_id >= 0:
+                x1, y1, x2, y2 = (float(v) for v in xyxy)
+                seen.append((int(library_id), (x1, y1, x2, y2), float(confidence)))
+        self._relink_new_ids(seen, t_s)
+        boxes: list[TrackedBox] = []
+        used: set[int] = set()
+        for library_id, xyxy, confidence in seen:
+            stable = self._stable_of[library_id]
+            if stable in used:  # the old and the re-linked library track both came back
+                stable = self._new_stable_id(library_id)
+            used.add(stable)
+            centre = ((xyxy[0] + xyxy[2]) / 2, (xyxy[1] + xyxy[3]) / 2)
+            height = xyxy[3] - xyxy[1]
+            memory = self._memory.get(stable)
+            if memory is None:
+                self._memory[stable] = _Memory(centre, height, t_s)
+            else:
+                memory.observe(centre, height, t_s)
+            boxes.append(TrackedBox(stable, xyxy, confidence))
         expired = t_s - self.config.lost_track_s
-        ended = [tid for tid, seen in self._last_seen_s.items() if seen < expired]
-        for tid in ended:
-            del self._last_seen_s[tid]
+        ended = [tid for tid, memory in self._memory.items() if memory.t_s < expired]
+        self._forget(ended)
         return TrackerUpdate(boxes, ended)
 
+    def _new_stable_id(self, library_id: int) -> int:
+        stable = self._next_id
+        self._next_id += 1
+        self._stable_of[library_id] = stable
+        return stable
+
+    def _relink_new_ids(self, seen: list[tuple[int, tuple[float, float, float, float], float]], t_s: float) -> None:
+        """Give each library id seen for the first time an id: a lost track's, if one fits, else a new one."""
+        fresh = [(lid, xyxy) for lid, xyxy, _ in seen if lid not in self._stable_of]
+        if not fresh:
+            return
+        present = {self._stable_of[lid] for lid, _, _ in seen if lid in self._stable_of}
+        lost = {sid: m for sid, m in self._memory.items() if sid not in present and m.t_s < t_s}
+        pairs: list[tuple[float, int, int]] = []
+        gate, ratio = self.config.relink_gate_heights, self.config.relink_max_size_ratio
+        for index, (_, xyxy) in enumerate(fresh):
+            centre = ((xyxy[0] + xyxy[2]) / 2, (xyxy[1] + xyxy[3]) / 2)
+            height = max(xyxy[3] - xyxy[1], 1.0)
+            for sid, memory in lost.items():
+                if not 1 / ratio <= height / max(memory.height, 1.0) <= ratio:
+                    continue
+                px, py = memory.predicted(t_s)
+                distance = ((centre[0] - px) ** 2 + (centre[1] - py) ** 2) ** 0.5 / max(height, memory.height)
+                if distance <= gate:
+                    pairs.append((distance, index, sid))
+        taken_fresh: set[int] = set()
+        taken_lost: set[int] = set()
+        for _, index, sid in sorted(pairs):
+            if index in taken_fresh or sid in taken_lost:
+                continue
+            taken_fresh.add(index)
+            taken_lost.add(sid)
+            self._stable_of[fresh[index][0]] = sid
+        for index, (library_id, _) in enumerate(fresh):
+            if index not in taken_fresh:
+                self._new_stable_id(library_id)
+
+    def _forget(self, stable_ids: list[int]) -> None:
+        if not stable_ids:
+            return
+        gone = set(stable_ids)
+        for sid in gone:
+            self._memory.pop(sid, None)
+        for library_id in [lid for lid, sid in self._stable_of.items() if sid in gone]:
+            del self._stable_of[library_id]
+
     def finish(self) -> list[int]:
-        ended = list(self._last_seen_s)
-        self._last_seen_s.clear()
+        ended = list(self._memory)
+        self._forget(ended)
         return ended
 
 

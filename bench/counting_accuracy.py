@@ -1,0 +1,109 @@
+"""Counting accuracy (event F1, count accuracy) and speed of `keliu count` on real labelled video.
+
+For each sequence, `bench/sites/<SEQ>.yaml` holds the lines; ground-truth crossings come from the
+MOTChallenge ground-truth tracks' foot points (keliu.evaluation.gt_crossings). Predicted events come
+from the real CLI (`keliu count --config ...`), so this measures exactly what users run.
+
+    .venv/bin/python bench/counting_accuracy.py [SEQ ...] [-- extra keliu count args]
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from keliu.config import load_site_config
+from keliu.domain.counting import CrossingEvent
+from keliu.evaluation import CountingScore, gt_crossings, read_mot, score_crossings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+SITES = ROOT / "bench" / "sites"
+KELIU = [sys.executable, "-m", "keliu.cli"]
+
+# Bars from the issue; baseline = supervision ByteTrack + LineZone with the same NanoDet detector.
+BARS = {"PETS09-S2L1": (0.95, 0.95), "MOT16-09": (0.75, 0.75)}
+BASELINE = {"PETS09-S2L1": (0.94, 0.94), "MOT16-09": (0.57, 0.41)}
+
+
+@dataclass(frozen=True)
+class SeqInfo:
+    name: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.fps
+
+
+def seq_info(name: str) -> SeqInfo:
+    ini = configparser.ConfigParser()
+    ini.read(SHARED / "mot" / name / "seqinfo.ini")
+    s = ini["Sequence"]
+    return SeqInfo(name, int(s["imWidth"]), int(s["imHeight"]), float(s["frameRate"]), int(s["seqLength"]))
+
+
+def ground_truth(name: str) -> list[CrossingEvent]:
+    info = seq_info(name)
+    camera = load_site_config(SITES / f"{name}.yaml").cameras[0]
+    lines = [line.to_line().scaled(info.width, info.height) for line in camera.lines]
+    return gt_crossings(read_mot(SHARED / "mot" / name / "gt" / "gt.txt"), lines, info.fps)
+
+
+def run_count(name: str, extra: list[str] | None = None) -> tuple[list[CrossingEvent], float]:
+    """Run the real CLI; returns its events and the wall time it took."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [*KELIU, "count", "--config", str(SITES / f"{name}.yaml"), *(extra or [])],
+        capture_output=True, text=True, check=False,
+    )
+    wall_s = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(f"keliu count failed on {name}: {out.stderr.strip()}")
+    events = []
+    for row in out.stdout.splitlines():
+        record = json.loads(row)
+        events.append(CrossingEvent(record["line"], record["direction"], record["t"], record["track"], -1))
+    return events, wall_s
+
+
+def evaluate(name: str, extra: list[str] | None = None) -> tuple[CountingScore, float, float]:
+    """(score, wall seconds, video seconds) for one sequence."""
+    events, wall_s = run_count(name, extra)
+    return score_crossings(events, ground_truth(name), tolerance_s=1.0), wall_s, seq_info(name).duration_s
+
+
+def main(argv: list[str]) -> int:
+    extra: list[str] = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
+    names = argv or list(BARS)
+    print(f"{'sequence':<13} {'gt':>4} {'pred':>4} {'F1':>6} {'count acc':>9} {'P':>6} {'R':>6} "
+          f"{'baseline F1/acc':>15} {'bar':>9} {'video-s/wall-s':>14}")
+    failed = False
+    for name in names:
+        score, wall_s, video_s = evaluate(name, extra)
+        bar = BARS.get(name, (0.0, 0.0))
+        base = BASELINE.get(name, (float("nan"), float("nan")))
+        ok = score.f1 >= bar[0] and score.count_accuracy >= bar[1]
+        failed |= not ok
+        pred = score.true_positives + score.false_positives
+        print(f"{name:<13} {score.gt_total:>4} {pred:>4} {score.f1:>6.3f} {score.count_accuracy:>9.3f} "
+              f"{score.precision:>6.3f} {score.recall:>6.3f} {base[0]:>7.2f}/{base[1]:.2f} "
+              f"{bar[0]:>4.2f}/{bar[1]:.2f} {video_s / wall_s:>14.2f}{'' if ok else '  BELOW BAR'}")
+        for (line, direction), (p, g) in sorted(score.per_key.items()):
+            print(f"    {line:>10} {direction:<3} pred {p:>3}  gt {g:>3}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,42 @@
+"""Dependency direction (docs/architecture.md): checked on the source, not on trust."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[2] / "src" / "keliu"
+
+# package -> keliu modules it may import (prefixes)
+ALLOWED = {
+    "domain": ("keliu.domain",),
+    "vision": ("keliu.domain", "keliu.vision", "keliu.errors"),
+    "evaluation": ("keliu.domain", "keliu.evaluation"),
+    "models": ("keliu.models", "keliu.errors", "keliu.paths"),
+}
+
+
+def keliu_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("keliu"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("keliu"):
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_what_its_layer_allows(package: str) -> None:
+    files = sorted((SRC / package).rglob("*.py"))
+    assert files, f"no modules in {package}"
+    for path in files:
+        bad = {n for n in keliu_imports(path) if not n.startswith(ALLOWED[package])}
+        assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
+
+
+def test_product_never_reads_shared_test_data() -> None:
+    for path in SRC.rglob("*.py"):
+        assert "shared/data" not in path.read_text(), path
