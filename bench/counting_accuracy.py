@@ -63,7 +63,9 @@ def run_count(name: str, extra: list[str] | None = None) -> tuple[list[CrossingE
     started = time.perf_counter()
     out = subprocess.run(
         [*KELIU, "count", "--config", str(SITES / f"{name}.yaml"), *(extra or [])],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall_s = time.perf_counter() - started
     if out.returncode != 0:
@@ -87,8 +89,10 @@ def main(argv: list[str]) -> int:
         extra = argv[argv.index("--") + 1 :]
         argv = argv[: argv.index("--")]
     names = argv or list(BARS)
-    print(f"{'sequence':<13} {'gt':>4} {'pred':>4} {'F1':>6} {'count acc':>9} {'P':>6} {'R':>6} "
-          f"{'baseline F1/acc':>15} {'bar':>9} {'video-s/wall-s':>14}")
+    print(
+        f"{'sequence':<13} {'gt':>4} {'pred':>4} {'F1':>6} {'count acc':>9} {'P':>6} {'R':>6} "
+        f"{'baseline F1/acc':>15} {'bar':>9} {'video-s/wall-s':>14}"
+    )
     failed = False
     for name in names:
         score, wall_s, video_s = evaluate(name, extra)
@@ -97,9 +101,11 @@ def main(argv: list[str]) -> int:
         ok = score.f1 >= bar[0] and score.count_accuracy >= bar[1]
         failed |= not ok
         pred = score.true_positives + score.false_positives
-        print(f"{name:<13} {score.gt_total:>4} {pred:>4} {score.f1:>6.3f} {score.count_accuracy:>9.3f} "
-              f"{score.precision:>6.3f} {score.recall:>6.3f} {base[0]:>7.2f}/{base[1]:.2f} "
-              f"{bar[0]:>4.2f}/{bar[1]:.2f} {video_s / wall_s:>14.2f}{'' if ok else '  BELOW BAR'}")
+        print(
+            f"{name:<13} {score.gt_total:>4} {pred:>4} {score.f1:>6.3f} {score.count_accuracy:>9.3f} "
+            f"{score.precision:>6.3f} {score.recall:>6.3f} {base[0]:>7.2f}/{base[1]:.2f} "
+            f"{bar[0]:>4.2f}/{bar[1]:.2f} {video_s / wall_s:>14.2f}{'' if ok else '  BELOW BAR'}"
+        )
         for (line, direction), (p, g) in sorted(score.per_key.items()):
             print(f"    {line:>10} {direction:<3} pred {p:>3}  gt {g:>3}")
     return 1 if failed else 0

@@ -28,7 +28,7 @@ import numpy as np
 
 from keliu.vision.detectors.nanodet import NanoDetDetector
 
-DATA = Path(os.environ.get("KELIU_DATA", "/work/shared/data"))
+DATA = Path(os.environ.get("KELIU_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 THRESHOLDS = (0.25, 0.35, 0.45)
 AP_FLOOR = 0.1
 IOU = 0.5

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from counting_accuracy import SITES, seq_info  # noqa: E402
+from counting_accuracy import SITES, seq_info
 
 TARGETS = {"MOT16-09": 1.0, "PETS09-S2L1": 4.0}
 
@@ -30,7 +30,8 @@ def main(argv: list[str]) -> int:
             started = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-m", "keliu.cli", "count", "--config", str(SITES / f"{name}.yaml")],
-                capture_output=True, check=True,
+                capture_output=True,
+                check=True,
             )
             walls.append(time.perf_counter() - started)
         wall = statistics.median(walls)

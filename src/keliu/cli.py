@@ -46,7 +46,9 @@ def parse_line_option(text: str) -> LineConfig:
         raise ConfigError(f"--line {text!r}: expected ID:AX,AY,BX,BY,IX,IY")
     parts = coords.split(",")
     if len(parts) != 6:
-        raise ConfigError(f"--line {text!r}: expected 6 comma-separated numbers after the id, got {len(parts)}")
+        raise ConfigError(
+            f"--line {text!r}: expected 6 comma-separated numbers after the id, got {len(parts)}"
+        )
     try:
         ax, ay, bx, by, ix, iy = (float(p) for p in parts)
     except ValueError:
@@ -113,7 +115,8 @@ def _camera_from_args(
             detector_config = type(cam.detector).model_validate({**cam.detector.model_dump(), **updates})
         except ValueError as exc:
             first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
-            raise ConfigError(f"detector: {first['msg'].removeprefix('Value error, ')}") from None
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"detector: {message}") from None
         cam = cam.model_copy(update={"detector": detector_config})
     return cam
 
@@ -175,17 +178,35 @@ def _progress_logger(label: str):  # type: ignore[no-untyped-def]
     return on_frame
 
 
-VideoArg = Annotated[str | None, typer.Argument(help="Video file, rtsp://…, http://… or usb:N.", show_default=False)]
+# Gaps of a track up to this long (skipped frames, a missed detection) are filled by interpolation
+# in `keliu track` output; measured in bench/tracking_metrics.py.
+TRACK_INTERPOLATION_S = 1.0
+
+VideoArg = Annotated[
+    str | None, typer.Argument(help="Video file, rtsp://…, http://… or usb:N.", show_default=False)
+]
 LineOpt = Annotated[
     list[str] | None,
-    typer.Option("--line", help="ID:AX,AY,BX,BY,IX,IY in frame fractions; (IX,IY) is on the inside.", show_default=False),
+    typer.Option(
+        "--line",
+        help="ID:AX,AY,BX,BY,IX,IY in frame fractions; (IX,IY) is on the inside.",
+        show_default=False,
+    ),
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Site YAML config.", show_default=False)]
-CameraOpt = Annotated[str | None, typer.Option("--camera", help="Camera id in the site config.", show_default=False)]
-DetectorOpt = Annotated[str | None, typer.Option("--detector", help="nanodet (default) or yolo.", show_default=False)]
-ModelOpt = Annotated[Path | None, typer.Option("--model", help="ONNX file for --detector yolo.", show_default=False)]
+CameraOpt = Annotated[
+    str | None, typer.Option("--camera", help="Camera id in the site config.", show_default=False)
+]
+DetectorOpt = Annotated[
+    str | None, typer.Option("--detector", help="nanodet (default) or yolo.", show_default=False)
+]
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", help="ONNX file for --detector yolo.", show_default=False)
+]
 SizeOpt = Annotated[str | None, typer.Option("--input-size", help="Network input WxH (multiples of 32).")]
-ScoreOpt = Annotated[float | None, typer.Option("--score", help="Detection score threshold.", show_default=False)]
+ScoreOpt = Annotated[
+    float | None, typer.Option("--score", help="Detection score threshold.", show_default=False)
+]
 StrideOpt = Annotated[
     int | None, typer.Option("--stride", help="Analyse every Nth frame (default: from analysis_fps).", min=1)
 ]
@@ -209,8 +230,12 @@ def count(
         raise ConfigError("no counting lines: give --line ID:AX,AY,BX,BY,IX,IY or lines in --config")
     for _, crossings in _run_camera(cam, stride, on_frame=_progress_logger(cam.id)):
         for event in crossings:
-            record = {"line": event.line_id, "direction": event.direction, "t": round(event.t_s, 3),
-                      "track": event.track_id}
+            record = {
+                "line": event.line_id,
+                "direction": event.direction,
+                "t": round(event.t_s, 3),
+                "track": event.track_id,
+            }
             sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()
 
@@ -218,7 +243,9 @@ def count(
 @app.command()
 def track(
     video: VideoArg = None,
-    mot: Annotated[Path, typer.Option("--mot", help="Output file (MOTChallenge format).")] = Path("tracks.txt"),
+    mot: Annotated[Path, typer.Option("--mot", help="Output file (MOTChallenge format).")] = Path(
+        "tracks.txt"
+    ),
     config: ConfigOpt = None,
     camera: CameraOpt = None,
     detector: DetectorOpt = None,
@@ -226,6 +253,12 @@ def track(
     input_size: SizeOpt = None,
     score: ScoreOpt = None,
     stride: StrideOpt = None,
+    min_conf: Annotated[
+        float,
+        typer.Option(
+            "--min-conf", help="Write boxes at or above this confidence (low ones still extend tracks)."
+        ),
+    ] = 0.45,
 ) -> None:
     """Write all tracks as MOTChallenge rows: frame,id,x,y,w,h,conf,-1,-1,-1 (frames 1-based, pixels)."""
     from keliu.evaluation.mot import MotRow, interpolate_gaps, write_mot
@@ -250,10 +283,14 @@ def track(
         if result is None:
             continue
         for box in result.boxes:
+            if box.confidence < min_conf:
+                continue  # the gap is filled by interpolation if the track goes on
             x1, y1, x2, y2 = box.xyxy
-            rows.append(MotRow(result.frame_index + 1, box.track_id, x1, y1, x2 - x1, y2 - y1, box.confidence))
+            rows.append(
+                MotRow(result.frame_index + 1, box.track_id, x1, y1, x2 - x1, y2 - y1, box.confidence)
+            )
     fps = fps_seen[0] if fps_seen else 25.0
-    rows = interpolate_gaps(rows, max_gap_frames=max(1, round(cam.tracker.lost_track_s * fps)))
+    rows = interpolate_gaps(rows, max_gap_frames=max(1, round(TRACK_INTERPOLATION_S * fps)))
     write_mot(rows, mot)
     print(f"wrote {len(rows)} rows of {len({r.track_id for r in rows})} tracks to {mot}", file=sys.stderr)
 
@@ -264,7 +301,9 @@ def config_check(file: Annotated[Path, typer.Argument(help="Site YAML config.")]
     site = load_site_config(file)
     lines = sum(len(c.lines) for c in site.cameras)
     zones = sum(len(c.zones) for c in site.cameras)
-    print(f"{file}: ok (site {site.site.id}: {len(site.cameras)} camera(s), {lines} line(s), {zones} zone(s))")
+    print(
+        f"{file}: ok (site {site.site.id}: {len(site.cameras)} camera(s), {lines} line(s), {zones} zone(s))"
+    )
 
 
 @models_app.command("install")
@@ -305,16 +344,21 @@ def demo(
 
     if video is None:
         raise ConfigError("give a video to count on, e.g. `make run VIDEO=path/to/video.mp4`")
-    lines = [parse_line_option(t) for t in line] if line else [
-        LineConfig(id="门口-door", a=(0.5, 0.05), b=(0.5, 0.95), inside=(0.75, 0.5))
-    ]
+    lines = (
+        [parse_line_option(t) for t in line]
+        if line
+        else [LineConfig(id="门口-door", a=(0.5, 0.05), b=(0.5, 0.95), inside=(0.75, 0.5))]
+    )
     cam = CameraConfig(id="demo", source=video, lines=lines)
     run_live_view(cam, _run_camera, stride)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO if os.environ.get("KELIU_VERBOSE") else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if os.environ.get("KELIU_VERBOSE") else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
     try:
         status = app(standalone_mode=False)
     except KeliuError as exc:
@@ -331,11 +375,13 @@ def main() -> None:
             sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
         if os.environ.get("KELIU_DEBUG"):
             raise
-        print(f"keliu: internal error: {type(exc).__name__}: {exc} (set KELIU_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"keliu: internal error: {type(exc).__name__}: {exc} (set KELIU_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         sys.exit(1)
     if isinstance(status, int) and status:
         sys.exit(status)
-
 
 
 if __name__ == "__main__":

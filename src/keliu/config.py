@@ -79,7 +79,9 @@ class ZoneConfig(_Strict):
 class DetectorConfig(_Strict):
     """Which person detector runs, and how."""
 
-    name: Literal["nanodet", "yolo"] = Field("nanodet", title="Detector", description="Registered detector name.")
+    name: Literal["nanodet", "yolo"] = Field(
+        "nanodet", title="Detector", description="Registered detector name."
+    )
     model_path: Path | None = Field(
         None, title="ONNX model", description="Required for 'yolo'; 'nanodet' uses the provisioned model."
     )
@@ -101,9 +103,22 @@ class DetectorConfig(_Strict):
 
 
 class TrackerConfig(_Strict):
-    name: Literal["bytetrack"] = Field("bytetrack", title="Tracker", description="Registered tracker name.")
+    name: Literal["ocsort", "bytetrack"] = Field(
+        "ocsort", title="Tracker", description="Association algorithm (trackers package)."
+    )
     lost_track_s: float = Field(
-        1.5, title="Lost-track memory (s)", description="How long an undetected track may be re-found.", gt=0, le=30
+        2.5,
+        title="Lost-track memory (s)",
+        description="How long an undetected track may be re-found.",
+        gt=0,
+        le=30,
+    )
+    min_iou: float = Field(
+        0.3,
+        title="Minimum IoU",
+        description="Least overlap for a detection to continue a track.",
+        ge=0.05,
+        le=0.95,
     )
 
 
@@ -114,7 +129,11 @@ class CountingConfig(_Strict):
         "foot", title="Counting point", description="Foot point (bottom centre of the box) or box centre."
     )
     hold_observations: int = Field(
-        2, title="Hysteresis", description="Observations a new side must be held before a crossing counts.", ge=1, le=30
+        2,
+        title="Hysteresis",
+        description="Observations a new side must be held before a crossing counts.",
+        ge=1,
+        le=30,
     )
     margin_frac: float = Field(
         0.0, title="Dead band", description="Band around lines, as a fraction of frame height.", ge=0, le=0.2
@@ -133,7 +152,11 @@ class CameraConfig(_Strict):
         min_length=1,
     )
     analysis_fps: float = Field(
-        10.0, title="Analysis rate (fps)", description="Frames per second analysed; others are skipped.", gt=0, le=120
+        10.0,
+        title="Analysis rate (fps)",
+        description="Frames per second analysed; others are skipped.",
+        gt=0,
+        le=120,
     )
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
@@ -242,7 +265,11 @@ def _resolve_sources(config: SiteConfig, base: Path) -> SiteConfig:
     cameras = []
     for camera in config.cameras:
         source = camera.source
-        if "://" not in source and not source.startswith(("usb:", "/dev/")) and not Path(source).is_absolute():
+        if (
+            "://" not in source
+            and not source.startswith(("usb:", "/dev/"))
+            and not Path(source).is_absolute()
+        ):
             source = str((base / source).resolve())
         cameras.append(camera.model_copy(update={"source": source}))
     return config.model_copy(update={"cameras": cameras})

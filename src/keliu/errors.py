@@ -20,7 +20,7 @@ class KeliuError(Exception):
 
 
 class ConfigError(KeliuError):
-    """A config file or argument is invalid. Messages read ``file:line: key: message`` when a file is known."""
+    """A config file or argument is invalid; with a file, messages read ``file:line: key: message``."""
 
 
 class InputError(KeliuError):

@@ -39,7 +39,9 @@ def run_live_view(cam: CameraConfig, run_camera: Callable[..., Any], stride: int
         for result, crossings in run_camera(cam, stride):
             for event in crossings:
                 counts[(event.line_id, event.direction)] += 1
-                console.log(f"{event.direction:>3} line={event.line_id} t={event.t_s:.1f}s track={event.track_id}")
+                console.log(
+                    f"{event.direction:>3} line={event.line_id} t={event.t_s:.1f}s track={event.track_id}"
+                )
             if result is not None:
                 elapsed = max(time.monotonic() - started, 1e-6)
                 state["caption"] = (

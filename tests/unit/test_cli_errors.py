@@ -14,7 +14,11 @@ LINE = "door:0.5,0.1,0.5,0.9,0.8,0.5"
 
 def keliu(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "keliu.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "keliu.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -35,7 +39,9 @@ def free_port() -> int:
 
 
 def test_missing_video(tmp_path: Path) -> None:
-    assert_one_line_error(keliu("count", str(tmp_path / "nope.mp4"), "--line", LINE), "nope.mp4", "no such file")
+    assert_one_line_error(
+        keliu("count", str(tmp_path / "nope.mp4"), "--line", LINE), "nope.mp4", "no such file"
+    )
 
 
 def test_corrupt_video(tmp_path: Path) -> None:

@@ -41,11 +41,27 @@ def test_good_config_loads_and_resolves_relative_sources(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("needle", "replacement", "expected"),
     [
-        ("b: [0.8, 0.8]", "b: [1.8, 0.8]", ":8: cameras[0].lines[0].b[0]: Input should be less than or equal to 1"),
-        ("inside: [0.5, 0.9]", "inside: [0.5, 0.8]", ":8: cameras[0].lines[0]: the inside point (0.5, 0.8) lies on the line itself"),
-        ("    source: door.mp4\n", "    source: door.mp4\n    sorce: x\n", ":7: cameras[0].sorce: unknown key"),
+        (
+            "b: [0.8, 0.8]",
+            "b: [1.8, 0.8]",
+            ":8: cameras[0].lines[0].b[0]: Input should be less than or equal to 1",
+        ),
+        (
+            "inside: [0.5, 0.9]",
+            "inside: [0.5, 0.8]",
+            ":8: cameras[0].lines[0]: the inside point (0.5, 0.8) lies on the line itself",
+        ),
+        (
+            "    source: door.mp4\n",
+            "    source: door.mp4\n    sorce: x\n",
+            ":7: cameras[0].sorce: unknown key",
+        ),
         ("[0.4, 0.4]]", "[0.4, 0.1]]", ":10: cameras[0].zones[0]: the polygon has zero area"),
-        ("  - id: door\n", "  - id: door\n    analysis_fps: -3\n", ":6: cameras[0].analysis_fps: Input should be greater"),
+        (
+            "  - id: door\n",
+            "  - id: door\n    analysis_fps: -3\n",
+            ":6: cameras[0].analysis_fps: Input should be greater",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, needle: str, replacement: str, expected: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 
 from hypothesis import given, settings
@@ -24,9 +25,10 @@ def run(counter: LineCounter, table: list[tuple[int, float, float]], *, end: boo
     return events
 
 
-def test_walking_in_counts_once_with_time_of_first_inside_point() -> None:
+def test_walking_in_counts_once_at_the_moment_the_line_was_reached() -> None:
     events = run(LineCounter([DOOR]), [(1, 5, 10), (1, 8, 10), (1, 12, 10), (1, 14, 10), (1, 16, 10)])
-    assert [(e.line_id, e.direction, e.t_s, e.track_id) for e in events] == [("door", "in", 2.0, 1)]
+    # x = 8 at t = 1 s, x = 12 at t = 2 s: the line x = 10 was reached at t = 1.5 s
+    assert [(e.line_id, e.direction, e.t_s, e.track_id) for e in events] == [("door", "in", 1.5, 1)]
 
 
 def test_walking_out_counts_out() -> None:
@@ -35,8 +37,18 @@ def test_walking_out_counts_out() -> None:
 
 
 def test_jitter_on_the_line_counts_once() -> None:
-    table = [(1, 7, 10), (1, 9.5, 10), (1, 10.5, 10), (1, 9.6, 10), (1, 10.4, 10), (1, 9.7, 10), (1, 10.6, 10),
-             (1, 11, 10), (1, 13, 10), (1, 15, 10)]
+    table = [
+        (1, 7, 10),
+        (1, 9.5, 10),
+        (1, 10.5, 10),
+        (1, 9.6, 10),
+        (1, 10.4, 10),
+        (1, 9.7, 10),
+        (1, 10.6, 10),
+        (1, 11, 10),
+        (1, 13, 10),
+        (1, 15, 10),
+    ]
     events = run(LineCounter([DOOR], CountingRules(hold_observations=2)), table)
     assert [e.direction for e in events] == ["in"]
 
@@ -54,7 +66,8 @@ def test_crossing_during_occlusion_is_counted_after_reassociation() -> None:
     # frames 2..5: the person is hidden; the tracker re-finds track 7 on the other side
     events += counter.update([TrackPoint(7, 6.0, 6, (15.0, 11.0))])
     events += counter.update([TrackPoint(7, 7.0, 7, (17.0, 11.0))])
-    assert [(e.direction, e.t_s) for e in events] == [("in", 6.0)]
+    # last seen at x = 6 (t = 1 s), next at x = 15 (t = 6 s): the line was reached at t = 1 + 5 · 4/9
+    assert [(e.direction, round(e.t_s, 3)) for e in events] == [("in", round(1 + 5 * 4 / 9, 3))]
 
 
 def test_passing_beside_the_segment_does_not_count() -> None:
@@ -79,7 +92,10 @@ def test_two_tracks_are_counted_separately() -> None:
     events = []
     for frame, xs in enumerate([(5, 16), (8, 13), (12, 8), (14, 5)]):
         events += counter.update(
-            [TrackPoint(1, float(frame), frame, (xs[0], 5.0)), TrackPoint(2, float(frame), frame, (xs[1], 15.0))]
+            [
+                TrackPoint(1, float(frame), frame, (xs[0], 5.0)),
+                TrackPoint(2, float(frame), frame, (xs[1], 15.0)),
+            ]
         )
     assert sorted((e.track_id, e.direction) for e in events) == [(1, "in"), (2, "out")]
 
@@ -93,7 +109,9 @@ def test_ended_tracks_are_evicted() -> None:
 
 
 walk = st.lists(
-    st.tuples(st.floats(-50, 50, allow_nan=False), st.floats(-50, 50, allow_nan=False)), min_size=1, max_size=40
+    st.tuples(st.floats(-50, 50, allow_nan=False), st.floats(-50, 50, allow_nan=False)),
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -129,10 +147,10 @@ def test_translating_the_scene_changes_nothing(points, dx, dy) -> None:
 def test_directions_alternate_so_no_crossing_is_counted_twice(points, hold) -> None:
     events = _events(Line("l", (0.0, -100.0), (0.0, 100.0), inside=(1.0, 0.0)), points, hold)
     directions = [d for d, _ in events]
-    assert all(a != b for a, b in zip(directions, directions[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(directions))
     # the number of counted crossings can never exceed the number of side changes of the walk
     sides = [x > 0 for x, _ in points if x != 0]
-    assert len(events) <= sum(a != b for a, b in zip(sides, sides[1:], strict=False))
+    assert len(events) <= sum(a != b for a, b in itertools.pairwise(sides))
 
 
 @settings(max_examples=30)
@@ -147,7 +165,9 @@ def test_lingering_on_the_line_counts_at_most_once_with_dead_band(xs) -> None:
 
 def test_state_stays_bounded_over_100k_track_ids() -> None:
     counter = LineCounter([DOOR], CountingRules(max_tracks=1000))
-    zones = ZoneMonitor([Zone("z", ((0.0, 0.0), (20.0, 0.0), (20.0, 20.0), (0.0, 20.0)))], CountingRules(max_tracks=1000))
+    zones = ZoneMonitor(
+        [Zone("z", ((0.0, 0.0), (20.0, 0.0), (20.0, 20.0), (0.0, 20.0)))], CountingRules(max_tracks=1000)
+    )
     tracemalloc.start()
     peak_at_10k = 0
     for tid in range(100_000):

@@ -18,8 +18,12 @@ MOT = Path(__file__).parents[3] / "shared" / "data" / "mot"
 @pytest.mark.parametrize(
     ("sequence", "mota", "idf1"), [("TUD-Campus", 0.526, 0.558), ("TUD-Stadtmitte", 0.564, 0.645)]
 )
-def test_metric_setup_reproduces_py_motmetrics_reference_table(sequence: str, mota: float, idf1: float) -> None:
-    score = tracking_score(MOT / sequence / "gt" / "gt.txt", MOT / "_motmetrics_reference" / sequence / "test.txt")
+def test_metric_setup_reproduces_py_motmetrics_reference_table(
+    sequence: str, mota: float, idf1: float
+) -> None:
+    score = tracking_score(
+        MOT / sequence / "gt" / "gt.txt", MOT / "_motmetrics_reference" / sequence / "test.txt"
+    )
     assert score.mota == pytest.approx(mota, abs=0.0006)
     assert score.idf1 == pytest.approx(idf1, abs=0.0006)
 
@@ -40,7 +44,9 @@ def test_gt_crossings_from_foot_points() -> None:
 
 def test_event_matching_is_one_to_one_within_tolerance() -> None:
     gt = [CrossingEvent("a", "in", t, 1, 0) for t in (1.0, 5.0)]
-    pred = [CrossingEvent("a", "in", t, 1, 0) for t in (1.4, 1.6, 9.0)] + [CrossingEvent("a", "out", 5.0, 2, 0)]
+    pred = [CrossingEvent("a", "in", t, 1, 0) for t in (1.4, 1.6, 9.0)] + [
+        CrossingEvent("a", "out", 5.0, 2, 0)
+    ]
     score = score_crossings(pred, gt, tolerance_s=1.0)
     assert (score.true_positives, score.false_positives, score.false_negatives) == (1, 3, 1)
     assert score.count_accuracy == pytest.approx(1 - (1 + 1) / 2)

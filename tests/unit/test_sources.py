@@ -16,7 +16,7 @@ from keliu.errors import ConfigError, InputError, StreamUnavailable
 from keliu.vision import sources
 from keliu.vision.sources import Frame, ReconnectPolicy, mask_credentials, open_source
 
-VIDEO_DIR = Path("/work/shared/data/video")
+VIDEO_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "video"
 CAMPUS = VIDEO_DIR / "TUD-Campus.mp4"  # 71 frames, 25 fps, 640×480
 
 

@@ -1,1 +1,4 @@
-"""Pure types and rules (geometry, detections, counting). Imports nothing else of keliu; stdlib + numpy only."""
+"""Pure types and rules (geometry, detections, counting).
+
+Imports nothing else of keliu; stdlib + numpy only.
+"""

@@ -160,9 +160,7 @@ class LineCounter:
 
     def _observe(self, line: Line, states: dict[str, _LineState], obs: TrackPoint) -> CrossingEvent | None:
         distance = line.signed_distance(obs.point)
-        if abs(distance) <= max(self.rules.margin, self.rules.margin_size_frac * obs.size):
-            return None  # in the dead band: neither side
-        side = 1 if distance > 0 else -1
+        side = 1 if distance > 0 else -1  # exactly on the line counts as outside
         state = states.get(line.id)
         if state is None:
             states[line.id] = _LineState(confirmed_side=side, anchor=obs)
@@ -172,6 +170,8 @@ class LineCounter:
             state.pending_first = None
             state.pending_count = 0
             return None
+        if abs(distance) <= max(self.rules.margin, self.rules.margin_size_frac * obs.size):
+            return None  # not yet clearly over: the dead band only delays a change of side
         if state.pending_first is None:
             state.pending_first = obs
         state.pending_count += 1

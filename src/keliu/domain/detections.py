@@ -20,8 +20,10 @@ class Detections:
     confidence: FloatArray = field(default_factory=lambda: np.zeros((0,), dtype=np.float32))
 
     def __post_init__(self) -> None:
-        xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4) if np.size(self.xyxy) else np.zeros(
-            (0, 4), dtype=np.float32
+        xyxy = (
+            np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+            if np.size(self.xyxy)
+            else np.zeros((0, 4), dtype=np.float32)
         )
         confidence = np.asarray(self.confidence, dtype=np.float32).reshape(-1)
         if confidence.shape[0] != xyxy.shape[0]:

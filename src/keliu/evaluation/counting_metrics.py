@@ -8,9 +8,11 @@ within ``tolerance_s``; the matching is optimal (Hungarian on time distance).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -30,11 +32,11 @@ def gt_crossings(rows: Iterable[MotRow], lines_px: Sequence[Line], fps: float) -
     events: list[CrossingEvent] = []
     for track_id, track_rows in by_track.items():
         track_rows.sort(key=lambda r: r.frame)
-        for prev, cur in zip(track_rows, track_rows[1:], strict=False):
+        for prev, cur in itertools.pairwise(track_rows):
             p, q = prev.foot_point, cur.foot_point
             for line in lines_px:
                 if segment_crossing(line, p, q):
-                    direction = "in" if line.signed_distance(q) > 0 else "out"
+                    direction: Literal["in", "out"] = "in" if line.signed_distance(q) > 0 else "out"
                     index = cur.frame - 1
                     events.append(CrossingEvent(line.id, direction, index / fps, track_id, index))
     events.sort(key=lambda e: (e.t_s, e.line_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,8 @@ def read_mot(path: Path, *, mot16_pedestrians_only: bool = True) -> list[MotRow]
         cols = [float(v) for v in line.split(",")]
         if mot16_pedestrians_only and len(cols) == 9 and (cols[6] != 1 or cols[7] != 1):
             continue
-        rows.append(MotRow(int(cols[0]), int(cols[1]), *cols[2:6], conf=cols[6] if len(cols) > 6 else 1.0))
+        conf = cols[6] if len(cols) > 6 else 1.0
+        rows.append(MotRow(int(cols[0]), int(cols[1]), cols[2], cols[3], cols[4], cols[5], conf))
     return rows
 
 
@@ -46,7 +48,7 @@ def interpolate_gaps(rows: Iterable[MotRow], *, max_gap_frames: int) -> list[Mot
     out: list[MotRow] = []
     for track_rows in by_track.values():
         track_rows.sort(key=lambda r: r.frame)
-        for prev, cur in zip(track_rows, track_rows[1:], strict=False):
+        for prev, cur in itertools.pairwise(track_rows):
             out.append(prev)
             gap = cur.frame - prev.frame
             if 1 < gap <= max_gap_frames:
@@ -72,4 +74,6 @@ def write_mot(rows: Iterable[MotRow], path: Path) -> None:
     """Write rows as ``frame,id,x,y,w,h,conf,-1,-1,-1``."""
     with Path(path).open("w") as fh:
         for r in rows:
-            fh.write(f"{r.frame},{r.track_id},{r.x:.2f},{r.y:.2f},{r.w:.2f},{r.h:.2f},{r.conf:.3f},-1,-1,-1\n")
+            fh.write(
+                f"{r.frame},{r.track_id},{r.x:.2f},{r.y:.2f},{r.w:.2f},{r.h:.2f},{r.conf:.3f},-1,-1,-1\n"
+            )

@@ -42,7 +42,7 @@ def _iou_distance(a_xywh: np.ndarray, b_xywh: np.ndarray, iou_threshold: float) 
     union = np.prod(a_xywh[:, 2:], axis=1)[:, None] + np.prod(b_xywh[:, 2:], axis=1)[None, :] - inter
     distance = 1.0 - inter / np.maximum(union, 1e-12)
     distance[distance > 1.0 - iou_threshold] = np.nan
-    return distance
+    return np.asarray(distance, dtype=float)
 
 
 def tracking_score(gt_path: Path, pred_path: Path, *, iou_threshold: float = 0.5) -> TrackingScore:
@@ -65,7 +65,16 @@ def tracking_score(gt_path: Path, pred_path: Path, *, iou_threshold: float = 0.5
         pb = np.array([[r.x, r.y, r.w, r.h] for r in p]).reshape(-1, 4)
         dist = _iou_distance(gb, pb, iou_threshold)
         acc.update([r.track_id for r in g], [r.track_id for r in p], dist, frameid=frame)
-    names = ["mota", "idf1", "motp", "recall", "precision", "num_switches", "num_false_positives", "num_misses"]
+    names = [
+        "mota",
+        "idf1",
+        "motp",
+        "recall",
+        "precision",
+        "num_switches",
+        "num_false_positives",
+        "num_misses",
+    ]
     summary = mm.metrics.create().compute(acc, metrics=names, name="seq")
     row = summary.loc["seq"]
     return TrackingScore(

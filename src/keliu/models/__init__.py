@@ -1,1 +1,4 @@
-"""Model provisioning from package registries (npm, PyPI) or a hand-copied directory, and converters to ONNX."""
+"""Model provisioning from package registries (npm, PyPI) or a hand-copied directory.
+
+Also the converters to ONNX. Must not download from model hubs or URLs.
+"""

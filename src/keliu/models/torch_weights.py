@@ -116,7 +116,7 @@ class _LazyTensor:
         return arr.astype(arr.dtype.newbyteorder("="), copy=False)
 
 
-def _rebuild_tensor_v2(  # noqa: PLR0917 - torch's positional signature, called by REDUCE
+def _rebuild_tensor_v2(
     storage: _Storage,
     storage_offset: int,
     size: tuple[int, ...],

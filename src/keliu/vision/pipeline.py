@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from keliu.domain.counting import CountingRules, CrossingEvent, LineCounter, TrackPoint, ZoneEvent, ZoneMonitor
+from keliu.domain.counting import (
+    CountingRules,
+    CrossingEvent,
+    LineCounter,
+    TrackPoint,
+    ZoneEvent,
+    ZoneMonitor,
+)
 from keliu.domain.detections import Detections
 from keliu.domain.geometry import Line, Zone
 from keliu.vision.tracking import TrackedBox, Tracker
@@ -32,7 +39,7 @@ class PipelineSettings:
     hold_observations: int = 2
     margin_frac: float = 0.0  # dead band around lines, as a fraction of the frame height
     margin_person_frac: float = 0.0  # ... or as a fraction of the person's box height, if larger
-    extend_frac: float = 0.1  # lines count a little past their end points (fraction of their length)
+    extend_frac: float = 0.0  # lines count a little past their end points (fraction of their length)
     max_tracks: int = 10_000
 
 

@@ -714,7 +714,11 @@ class _LiveSource:
                 if self._stop.is_set():
                     break
                 connection = self._recover(
-                    reason, time.time(), attempts=0, notify=self._notify_later, limit=self._policy.max_attempts
+                    reason,
+                    time.time(),
+                    attempts=0,
+                    notify=self._notify_later,
+                    limit=self._policy.max_attempts,
                 )
                 self._connection = connection
         except _GiveUpError as give_up:

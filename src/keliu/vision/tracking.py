@@ -1,6 +1,7 @@
 """Multi-object tracking behind keliu's own `Tracker` interface.
 
-The association itself is Roboflow's maintained ByteTrack (``trackers`` package); this module owns
+The association itself is the maintained ``trackers`` package (OC-SORT by default, ByteTrack on
+request; chosen on measured accuracy, docs/benchmarks.md); this module owns
 what keliu relies on: time-based (not frame-based) track lifetimes so frame skipping and variable
 frame rates behave, and an explicit list of ended tracks so downstream state can be evicted.
 Must not count, draw or store anything.
@@ -9,16 +10,15 @@ Must not count, draw or store anything.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from keliu.domain.detections import Detections
 from keliu.errors import ConfigError
 
-__all__ = ["ByteTrackConfig", "ByteTracker", "TrackedBox", "Tracker", "TrackerUpdate", "build_tracker"]
+__all__ = ["RelinkingTracker", "TrackedBox", "Tracker", "TrackerSettings", "TrackerUpdate", "build_tracker"]
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,17 @@ class Tracker(Protocol):
 
 
 @dataclass(frozen=True)
-class ByteTrackConfig:
-    """ByteTrack settings in seconds, independent of frame rate and frame skipping."""
+class TrackerSettings:
+    """Association settings, in seconds where time matters (independent of frame rate and skipping).
 
-    lost_track_s: float = 1.5
+    Defaults measured in bench/counting_accuracy.py and bench/tracking_metrics.py (docs/benchmarks.md).
+    """
+
+    algorithm: Literal["bytetrack", "ocsort"] = "ocsort"
+    lost_track_s: float = 2.5
     track_activation_threshold: float = 0.45
     high_conf_det_threshold: float = 0.45
-    minimum_iou_threshold: float = 0.1
+    minimum_iou_threshold: float = 0.3
     minimum_consecutive_frames: int = 2
     # Re-linking: a track the association lost (occlusion by a pillar, a missed detection) that
     # reappears as a new track near where its motion predicts, with a similar size, keeps its id.
@@ -76,6 +80,8 @@ class ByteTrackConfig:
     relink_max_size_ratio: float = 1.5
 
     def __post_init__(self) -> None:
+        if self.algorithm not in ("bytetrack", "ocsort"):
+            raise ConfigError(f"unknown tracker {self.algorithm!r}; known: bytetrack, ocsort")
         if self.lost_track_s <= 0:
             raise ConfigError(f"tracker: lost_track_s must be > 0, got {self.lost_track_s}")
         if self.relink_gate_heights < 0 or self.relink_max_size_ratio < 1:
@@ -104,29 +110,40 @@ class _Memory:
         self.centre, self.height, self.t_s = centre, height, t_s
 
 
-class ByteTracker:
-    """ByteTrack with time-based lifetimes and motion-gated re-linking of lost tracks.
+class RelinkingTracker:
+    """ByteTrack (or OC-SORT) with time-based lifetimes and motion-gated re-linking of lost tracks.
 
     Ids given out are keliu's own (stable across re-links); ended ids are reported so callers
     can drop their per-track state. All maps here are bounded by the live tracks.
     """
 
-    def __init__(self, config: ByteTrackConfig | None = None) -> None:
+    def __init__(self, config: TrackerSettings | None = None) -> None:
         import supervision as sv
         import trackers
 
-        self.config = config or ByteTrackConfig()
+        self.config = config or TrackerSettings()
         self._sv = sv
         # The library measures its lost-track budget as ``lost_track_buffer / 30`` seconds when it
         # is given timestamps, whatever frame_rate says.
-        self._impl = trackers.ByteTrackTracker(
-            lost_track_buffer=max(1, round(self.config.lost_track_s * 30)),
-            frame_rate=30.0,
-            track_activation_threshold=self.config.track_activation_threshold,
-            minimum_consecutive_frames=self.config.minimum_consecutive_frames,
-            minimum_iou_threshold=self.config.minimum_iou_threshold,
-            high_conf_det_threshold=self.config.high_conf_det_threshold,
-        )
+        buffer = max(1, round(self.config.lost_track_s * 30))
+        self._impl: Any
+        if self.config.algorithm == "ocsort":
+            self._impl = trackers.OCSORTTracker(
+                lost_track_buffer=buffer,
+                frame_rate=30.0,
+                minimum_consecutive_frames=self.config.minimum_consecutive_frames,
+                minimum_iou_threshold=self.config.minimum_iou_threshold,
+                high_conf_det_threshold=self.config.high_conf_det_threshold,
+            )
+        else:
+            self._impl = trackers.ByteTrackTracker(
+                lost_track_buffer=buffer,
+                frame_rate=30.0,
+                track_activation_threshold=self.config.track_activation_threshold,
+                minimum_consecutive_frames=self.config.minimum_consecutive_frames,
+                minimum_iou_threshold=self.config.minimum_iou_threshold,
+                high_conf_det_threshold=self.config.high_conf_det_threshold,
+            )
         self._stable_of: dict[int, int] = {}  # the library's id -> keliu's id
         self._memory: dict[int, _Memory] = {}  # keliu's id -> last state, for live tracks only
         self._next_id = 1
@@ -174,7 +191,9 @@ class ByteTracker:
         self._stable_of[library_id] = stable
         return stable
 
-    def _relink_new_ids(self, seen: list[tuple[int, tuple[float, float, float, float], float]], t_s: float) -> None:
+    def _relink_new_ids(
+        self, seen: list[tuple[int, tuple[float, float, float, float], float]], t_s: float
+    ) -> None:
         """Give each library id seen for the first time an id: a lost track's, if one fits, else a new one."""
         fresh = [(lid, xyxy) for lid, xyxy, _ in seen if lid not in self._stable_of]
         if not fresh:
@@ -220,13 +239,6 @@ class ByteTracker:
         return ended
 
 
-TRACKERS: dict[str, Callable[..., Tracker]] = {"bytetrack": ByteTracker}
-
-
-def build_tracker(name: str = "bytetrack", **options: object) -> Tracker:
-    """Build a tracker by its config name."""
-    try:
-        factory = TRACKERS[name]
-    except KeyError:
-        raise ConfigError(f"unknown tracker {name!r}; known: {', '.join(sorted(TRACKERS))}") from None
-    return factory(ByteTrackConfig(**options)) if options else factory()  # type: ignore[arg-type]
+def build_tracker(settings: TrackerSettings | None = None) -> Tracker:
+    """Build the tracker the settings name (``ocsort`` by default, or ``bytetrack``)."""
+    return RelinkingTracker(settings or TrackerSettings())
