@@ -7,7 +7,6 @@ tests fail (they do not skip): the default detector must be checked in CI.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import onnxruntime as ort
 import pytest
 
 from keliu.errors import ModelError
+from keliu.models.install import sha256_file
 from keliu.models.nanodet import NANODET_TARBALL_SHA256, NPM_PACKAGE, NPM_VERSION, provision_nanodet
 from keliu.models.tfjs_onnx import tfjs_graph_to_onnx
 from keliu.vision.detectors.nanodet import NanoDetDetector
@@ -33,14 +33,6 @@ FRAMES = (1, 101, 201, 301, 401, 501, 601, 701)
 # people at the image border, so precision is underestimated
 MIN_RECALL = 0.9
 MIN_PRECISION = 0.6
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _tarball(tmp: Path) -> Path:
@@ -75,7 +67,7 @@ def nanodet_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("nanodet")
     archive = _tarball(tmp)
     assert archive.is_file(), f"{archive} not found"
-    assert _sha256(archive) == NANODET_TARBALL_SHA256, f"{archive} does not match the pinned checksum"
+    assert sha256_file(archive) == NANODET_TARBALL_SHA256, f"{archive} does not match the pinned checksum"
     return provision_nanodet(archive, tmp / "models")
 
 

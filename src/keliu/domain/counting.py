@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from keliu.domain.geometry import Line, Point, Zone, segment_crossing
 
@@ -96,6 +96,43 @@ class CountingRules:
             raise ValueError(f"CountingRules: max_tracks must be ≥ 1, got {self.max_tracks}")
 
 
+S = TypeVar("S")
+
+
+class _RecentTracks(Generic[S]):
+    """Per-track, per-line (or per-zone) state, least recently seen first, at most ``max_tracks``."""
+
+    def __init__(self, max_tracks: int) -> None:
+        self._items: OrderedDict[int, dict[str, S]] = OrderedDict()
+        self._max_tracks = max_tracks
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def touch(self, track_id: int) -> tuple[dict[str, S], list[tuple[int, dict[str, S]]]]:
+        """The track's states (new if unseen), and the tracks evicted to stay within the cap."""
+        states = self._items.get(track_id)
+        evicted: list[tuple[int, dict[str, S]]] = []
+        if states is None:
+            states = {}
+            self._items[track_id] = states
+            while len(self._items) > self._max_tracks:
+                evicted.append(self._items.popitem(last=False))
+        else:
+            self._items.move_to_end(track_id)
+        return states, evicted
+
+    def pop(self, track_id: int) -> dict[str, S] | None:
+        return self._items.pop(track_id, None)
+
+    def ids_not_in(self, alive_track_ids: Iterable[int]) -> list[int]:
+        alive = set(alive_track_ids)
+        return [tid for tid in self._items if tid not in alive]
+
+    def states(self) -> Iterable[dict[str, S]]:
+        return self._items.values()
+
+
 @dataclass
 class _LineState:
     confirmed_side: int
@@ -113,7 +150,7 @@ class LineCounter:
         if len(set(ids)) != len(ids):
             raise ValueError(f"LineCounter: line ids must be unique, got {ids}")
         self.rules = rules or CountingRules()
-        self._tracks: OrderedDict[int, dict[str, _LineState]] = OrderedDict()
+        self._tracks: _RecentTracks[_LineState] = _RecentTracks(self.rules.max_tracks)
 
     @property
     def tracked_count(self) -> int:
@@ -124,14 +161,7 @@ class LineCounter:
         """Feed the observations of one frame (any order); returns the crossings they complete."""
         events: list[CrossingEvent] = []
         for obs in observations:
-            states = self._tracks.get(obs.track_id)
-            if states is None:
-                states = {}
-                self._tracks[obs.track_id] = states
-                while len(self._tracks) > self.rules.max_tracks:
-                    self._tracks.popitem(last=False)
-            else:
-                self._tracks.move_to_end(obs.track_id)
+            states, _ = self._tracks.touch(obs.track_id)  # evicted tracks were long gone
             for line in self.lines:
                 event = self._observe(line, states, obs)
                 if event is not None:
@@ -142,7 +172,7 @@ class LineCounter:
         """Forget ended tracks; a crossing still pending is counted if the rules say so."""
         events: list[CrossingEvent] = []
         for track_id in track_ids:
-            states = self._tracks.pop(track_id, None)
+            states = self._tracks.pop(track_id)
             if states is None or not self.rules.count_pending_at_track_end:
                 continue
             for line in self.lines:
@@ -155,12 +185,13 @@ class LineCounter:
 
     def retain(self, alive_track_ids: Iterable[int]) -> list[CrossingEvent]:
         """End every track not in ``alive_track_ids``."""
-        alive = set(alive_track_ids)
-        return self.end_tracks([tid for tid in self._tracks if tid not in alive])
+        return self.end_tracks(self._tracks.ids_not_in(alive_track_ids))
 
     def _observe(self, line: Line, states: dict[str, _LineState], obs: TrackPoint) -> CrossingEvent | None:
         distance = line.signed_distance(obs.point)
-        side = 1 if distance > 0 else -1  # exactly on the line counts as outside
+        if distance == 0:
+            return None  # exactly on the line: neither side (keeps in/out symmetric)
+        side = 1 if distance > 0 else -1
         state = states.get(line.id)
         if state is None:
             states[line.id] = _LineState(confirmed_side=side, anchor=obs)
@@ -218,7 +249,7 @@ class ZoneMonitor:
         if len(set(ids)) != len(ids):
             raise ValueError(f"ZoneMonitor: zone ids must be unique, got {ids}")
         self.rules = rules or CountingRules()
-        self._tracks: OrderedDict[int, dict[str, _ZoneState]] = OrderedDict()
+        self._tracks: _RecentTracks[_ZoneState] = _RecentTracks(self.rules.max_tracks)
 
     @property
     def tracked_count(self) -> int:
@@ -227,7 +258,7 @@ class ZoneMonitor:
     def occupancy(self) -> dict[str, int]:
         """How many tracks are inside each zone right now."""
         counts = {zone.id: 0 for zone in self.zones}
-        for states in self._tracks.values():
+        for states in self._tracks.states():
             for zone_id, state in states.items():
                 counts[zone_id] += state.inside
         return counts
@@ -235,14 +266,9 @@ class ZoneMonitor:
     def update(self, observations: Iterable[TrackPoint]) -> list[ZoneEvent]:
         events: list[ZoneEvent] = []
         for obs in observations:
-            states = self._tracks.get(obs.track_id)
-            if states is None:
-                states = {}
-                self._tracks[obs.track_id] = states
-                while len(self._tracks) > self.rules.max_tracks:
-                    events.extend(self._leave_all(*self._tracks.popitem(last=False)))
-            else:
-                self._tracks.move_to_end(obs.track_id)
+            states, evicted = self._tracks.touch(obs.track_id)
+            for track_id, old_states in evicted:
+                events.extend(self._leave_all(track_id, old_states))
             for zone in self.zones:
                 inside = zone.contains(obs.point)
                 state = states.get(zone.id)
@@ -274,14 +300,13 @@ class ZoneMonitor:
         """A track that ends inside a zone leaves it at its last observation."""
         events: list[ZoneEvent] = []
         for track_id in track_ids:
-            states = self._tracks.pop(track_id, None)
+            states = self._tracks.pop(track_id)
             if states is not None:
                 events.extend(self._leave_all(track_id, states))
         return events
 
     def retain(self, alive_track_ids: Iterable[int]) -> list[ZoneEvent]:
-        alive = set(alive_track_ids)
-        return self.end_tracks([tid for tid in self._tracks if tid not in alive])
+        return self.end_tracks(self._tracks.ids_not_in(alive_track_ids))
 
     @staticmethod
     def _leave_all(track_id: int, states: dict[str, _ZoneState]) -> list[ZoneEvent]:

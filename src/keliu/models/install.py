@@ -22,7 +22,7 @@ from pathlib import Path
 from keliu.errors import ModelError
 from keliu.paths import models_dir
 
-__all__ = ["MODELS", "ModelSpec", "install_models", "model_path"]
+__all__ = ["MODELS", "ModelSpec", "install_models", "model_path", "sha256_file"]
 
 log = logging.getLogger("keliu.models")
 
@@ -86,7 +86,8 @@ def _specs() -> dict[str, ModelSpec]:
 MODELS: tuple[str, ...] = ("nanodet", "embedder")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -176,13 +177,13 @@ def install_models(
             manifest = json.loads(manifest_path.read_text())
             if manifest.get("archive_sha256") == spec.archive_sha256 and manifest.get(
                 "onnx_sha256"
-            ) == _sha256(onnx_path):
+            ) == sha256_file(onnx_path):
                 progress(f"{name}: already installed ({onnx_path})")
                 installed[name] = onnx_path
                 continue
         with tempfile.TemporaryDirectory(prefix="keliu-models-") as tmp:
             archive = _fetch(spec, Path(tmp), from_dir)
-            actual = _sha256(archive)
+            actual = sha256_file(archive)
             if actual != spec.archive_sha256:
                 raise ModelError(
                     f"{archive.name}: checksum mismatch "
@@ -205,7 +206,7 @@ def install_models(
                 "version": spec.version,
                 "archive_sha256": spec.archive_sha256,
                 "onnx": spec.onnx_filename,
-                "onnx_sha256": _sha256(produced),
+                "onnx_sha256": sha256_file(produced),
                 "licence": spec.licence,
             }
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
