@@ -32,6 +32,12 @@ PointFrac = tuple[Fraction, Fraction]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-\u4e00-\u9fff]+$")]
 
 
+def _reject_duplicate_ids(ids: list[str], what: str) -> None:
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate {what}: {', '.join(duplicates)}")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -167,10 +173,7 @@ class CameraConfig(_Strict):
     @field_validator("lines", "zones")
     @classmethod
     def _unique_ids(cls, items: list[Any]) -> list[Any]:
-        ids = [item.id for item in items]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate id(s): {', '.join(duplicates)}")
+        _reject_duplicate_ids([item.id for item in items], "id(s)")
         return items
 
 
@@ -189,10 +192,7 @@ class SiteConfig(_Strict):
     @field_validator("cameras")
     @classmethod
     def _unique_camera_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
-        ids = [c.id for c in cameras]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate camera id(s): {', '.join(duplicates)}")
+        _reject_duplicate_ids([c.id for c in cameras], "camera id(s)")
         return cameras
 
     def camera(self, camera_id: str) -> CameraConfig:

@@ -275,7 +275,22 @@ def _describe(error: BaseException, read_timeout_s: float | None = None) -> str:
 # Files
 
 
-class _FileSource:
+class _ClosingSource:
+    """Context-manager behaviour shared by the concrete sources: leaving the block closes them."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class _FileSource(_ClosingSource):
     """A video file, decoded synchronously with frame threading; ends at EOF, never reconnects."""
 
     def __init__(self, path_text: str) -> None:
@@ -353,14 +368,6 @@ class _FileSource:
             self._container.close()
             self._container = None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
 
 _TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})  # ffmpeg renders text/ANSI art as video
 
@@ -421,7 +428,7 @@ class _Item:
     frame: av.VideoFrame
 
 
-class _LiveSource:
+class _LiveSource(_ClosingSource):
     """A network stream or camera: reader thread → bounded buffer → consumer; reconnects on outages."""
 
     def __init__(
@@ -783,11 +790,3 @@ class _LiveSource:
             self._buffered_frames = 0
             self._done = True
             self._cond.notify_all()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
