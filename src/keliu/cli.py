@@ -35,8 +35,15 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Site configuration files.", no_args_is_help=True)
 models_app = typer.Typer(help="Detector and appearance models (provisioned from package registries).")
+staff_app = typer.Typer(help="员工 Staff enrolment: staff never count as customers.", no_args_is_help=True)
+exclusion_app = typer.Typer(
+    help="无效客流 Exclusion classes (couriers, …): by exemplar images and/or colour rules.",
+    no_args_is_help=True,
+)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
+app.add_typer(staff_app, name="staff")
+app.add_typer(exclusion_app, name="exclusion")
 
 
 def parse_line_option(text: str) -> LineConfig:
@@ -351,6 +358,323 @@ def demo(
     )
     cam = CameraConfig(id="demo", source=video, lines=lines)
     run_live_view(cam, _run_camera, stride)
+
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="KELIU_DATABASE_URL",
+        help="Store URL (postgresql://…); default: SQLite in KELIU_HOME.",
+        show_default=False,
+    ),
+]
+SiteOpt = Annotated[str, typer.Option("--site", help="Site id.")]
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def _read_crops(directory: Path) -> list[tuple[str, object]]:
+    """(file name, BGR image) of every image file in ``directory``, sorted by name; unreadable → error."""
+    import cv2
+
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: not a directory")
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise ConfigError(f"{directory}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    crops: list[tuple[str, object]] = []
+    for path in files:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None or image.size == 0:
+            raise ConfigError(f"{path}: not a readable image")
+        crops.append((path.name, image))
+    return crops
+
+
+def _signatures_of(directory: Path) -> list:  # type: ignore[type-arg]
+    from keliu.wiring import build_signature_extractor
+
+    extractor = build_signature_extractor()
+    return [sig for _, crop in _read_crops(directory) if (sig := extractor.extract([crop])) is not None]  # type: ignore[list-item]
+
+
+def _parse_day(text: str, option: str):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
+
+
+@app.command()
+def process(
+    config: Annotated[Path, typer.Option("--config", help="Site YAML config (all its cameras run).")],
+    db: DbOpt = None,
+    stride: StrideOpt = None,
+) -> None:
+    """Run all cameras of a site (files or streams) into the store: sightings → visits."""
+    from keliu.processing import process_site
+    from keliu.store import open_store
+    from keliu.wiring import build_signature_extractor
+
+    site = load_site_config(config)
+    extractor = build_signature_extractor()
+    with open_store(db) as store:
+        result = process_site(
+            site, store, extractor, stride=stride, progress=lambda m: print(m, file=sys.stderr)
+        )
+    for camera_id, stats in result.cameras.items():
+        speed = stats.video_s / stats.wall_s if stats.wall_s else 0.0
+        print(
+            f"{camera_id}: {stats.frames} frames, {stats.video_s:.1f} s of video in {stats.wall_s:.1f} s "
+            f"({speed:.2f}× real time), {stats.sightings} sightings",
+            file=sys.stderr,
+        )
+    print(
+        f"site {result.site_id}: {result.sightings} sightings, {result.visits_saved} visit updates saved, "
+        f"{result.purged} expired signatures purged",
+        file=sys.stderr,
+    )
+    for suggestion in result.staff_suggestions:
+        print(
+            f"staff suggestion (confirm with `keliu staff enrol`): {suggestion.person_key} "
+            f"present {suggestion.share:.0%} of business hours; {', '.join(suggestion.reasons)}",
+            file=sys.stderr,
+        )
+
+
+REPORT_COLUMNS = (
+    ("bucket", "时段 period"),
+    ("total", "总客流 total"),
+    ("deduplicated", "去重客流 de-dup"),
+    ("staff", "员工 staff"),
+    ("invalid", "无效 invalid"),
+    ("batches", "批次 batches"),
+    ("new", "新客 new"),
+    ("returning", "回头客 returning"),
+)
+
+
+@app.command()
+def report(
+    site: SiteOpt,
+    day: Annotated[str | None, typer.Option("--day", help="One local day, YYYY-MM-DD.")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First local day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last local day (inclusive).")] = None,
+    by: Annotated[str, typer.Option("--by", help="hour or day.")] = "day",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Traffic table: 总客流 total, 去重客流 de-duplicated, 员工, 无效 (by reason), 批次, 新客, 回头客."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from keliu.store import open_store
+
+    if by not in ("hour", "day"):
+        raise ConfigError(f"--by {by!r}: use hour or day")
+    if day is not None and (date_from is not None or date_to is not None):
+        raise ConfigError("give either --day or --from/--to, not both")
+    if day is not None:
+        first = last = _parse_day(day, "--day")
+    elif date_from is not None:
+        first = _parse_day(date_from, "--from")
+        last = _parse_day(date_to, "--to") if date_to is not None else first
+    else:
+        raise ConfigError("give --day YYYY-MM-DD or --from YYYY-MM-DD [--to YYYY-MM-DD]")
+    if last < first:
+        raise ConfigError(f"--to {last} is before --from {first}")
+    with open_store(db) as store:
+        zone = ZoneInfo(store.site(site).timezone)
+        start = datetime.combine(first, datetime.min.time(), zone)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
+        rows = store.traffic_summary(site, start, end, by="hour" if by == "hour" else "day")
+    if as_json:
+        for row in rows:
+            record = {key: getattr(row, key) for key, _ in REPORT_COLUMNS}
+            record["bucket"] = row.bucket.isoformat()
+            record["invalid_by_reason"] = row.invalid_by_reason
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    _print_report_table(rows, by)
+
+
+def _print_report_table(rows, by: str) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for _, title in REPORT_COLUMNS:
+        table.add_column(title, justify="left" if title.startswith("时段") else "right")
+    table.add_column("无效原因 invalid by reason")
+    sums = dict.fromkeys((k for k, _ in REPORT_COLUMNS[1:]), 0)
+    for row in rows:
+        label = row.bucket.strftime("%Y-%m-%d %H:00" if by == "hour" else "%Y-%m-%d")
+        values = [getattr(row, key) for key, _ in REPORT_COLUMNS[1:]]
+        for key, value in zip(sums, values, strict=True):
+            sums[key] += value
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(row.invalid_by_reason.items()))
+        table.add_row(label, *(str(v) for v in values), reasons)
+    table.add_row("合计 total", *(str(v) for v in sums.values()), "", style="bold")
+    Console(width=160).print(table)
+
+
+@app.command()
+def embed(
+    directory: Annotated[Path, typer.Argument(help="Directory of person-crop images.")],
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="One JSON object per image (the only format).")
+    ] = True,
+) -> None:
+    """Print {"file": NAME, "vector": [...]} per crop: the signature vector (dot product = similarity).
+
+    Reads the images you give it and writes nothing; for evaluating re-identification.
+    """
+    from keliu.wiring import build_signature_extractor
+
+    extractor = build_signature_extractor()
+    for name, crop in _read_crops(directory):
+        signature = extractor.extract([crop])  # type: ignore[list-item]
+        if signature is None:
+            raise ConfigError(f"{directory / name}: too small to describe (need at least a few pixels)")
+        vector = [round(float(v), 6) for v in signature.vector()]
+        sys.stdout.write(json.dumps({"file": name, "vector": vector}) + "\n")
+    sys.stdout.flush()
+
+
+@staff_app.command("enrol")
+def staff_enrol(
+    site: SiteOpt,
+    name: Annotated[str, typer.Option("--name", help="Who (or which uniform), e.g. 'Sales uniform'.")],
+    images: Annotated[
+        Path | None, typer.Option("--images", help="Directory of person crops of this member of staff.")
+    ] = None,
+    video: Annotated[
+        str | None, typer.Option("--video", help="A clip (or camera) where only this person is in view.")
+    ] = None,
+    start_s: Annotated[
+        float, typer.Option("--from-s", help="Labelled range start (s into the video).")
+    ] = 0.0,
+    end_s: Annotated[float | None, typer.Option("--to-s", help="Labelled range end (s).")] = None,
+    staff_id: Annotated[str | None, typer.Option("--id", help="Staff id (default: from the name).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Enrol a member of staff (or a uniform) from crops or a labelled time range of a clip."""
+    from keliu.domain.visits import StaffMember
+    from keliu.enrolment import signatures_from_clip
+    from keliu.store import open_store
+
+    if (images is None) == (video is None):
+        raise ConfigError("give exactly one of --images DIR or --video CLIP")
+    signatures = (
+        _signatures_of(images) if images is not None else signatures_from_clip(video or "", start_s, end_s)
+    )
+    if not signatures:
+        raise ConfigError("no usable view of a person found to enrol")
+    member = StaffMember(staff_id or name, name, tuple(signatures))
+    with open_store(db) as store:
+        store.site(site)  # unknown site: clear error
+        store.enrol_staff(site, member)
+    print(
+        f"enrolled {member.name!r} ({member.staff_id}) with {len(signatures)} signature(s)", file=sys.stderr
+    )
+
+
+@staff_app.command("list")
+def staff_list(site: SiteOpt, db: DbOpt = None) -> None:
+    """Enrolled staff of a site."""
+    from keliu.store import open_store
+
+    with open_store(db) as store:
+        for member in store.staff(site):
+            print(f"{member.staff_id}\t{member.name}\t{len(member.signatures)} signature(s)")
+
+
+@staff_app.command("remove")
+def staff_remove(
+    site: SiteOpt, staff_id: Annotated[str, typer.Option("--id", help="Staff id.")], db: DbOpt = None
+) -> None:
+    """Remove an enrolment (its signatures are deleted)."""
+    from keliu.store import open_store
+
+    with open_store(db) as store:
+        if not store.remove_staff(site, staff_id):
+            raise ConfigError(f"no staff {staff_id!r} at site {site!r}")
+
+
+def _colours(text: str | None, option: str) -> tuple:  # type: ignore[type-arg]
+    from keliu.domain.visits import COLOUR_NAMES
+
+    if not text:
+        return ()
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [n for n in names if n not in COLOUR_NAMES]
+    if unknown:
+        raise ConfigError(f"{option}: unknown colour(s) {', '.join(unknown)}; use {', '.join(COLOUR_NAMES)}")
+    return names
+
+
+@exclusion_app.command("add")
+def exclusion_add(
+    class_id: Annotated[str, typer.Option("--id", help="Class id, e.g. courier:sf.")],
+    name: Annotated[str, typer.Option("--name", help="Display name, e.g. 顺丰 SF.")],
+    site: Annotated[str | None, typer.Option("--site", help="Site id (default: all sites).")] = None,
+    upper: Annotated[str | None, typer.Option("--upper", help="Upper-body colours, comma-separated.")] = None,
+    lower: Annotated[str | None, typer.Option("--lower", help="Lower-body colours (default any).")] = None,
+    max_stay_s: Annotated[float | None, typer.Option("--max-stay-s", help="Only stays this short.")] = None,
+    images: Annotated[Path | None, typer.Option("--images", help="Exemplar crops directory.")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Store it switched off.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Add or replace an exclusion class (e.g. couriers): exemplar crops and/or a colour rule."""
+    from keliu.domain.visits import ColourRule, ExclusionClass
+    from keliu.store import open_store
+
+    upper_colours, lower_colours = _colours(upper, "--upper"), _colours(lower, "--lower")
+    if lower_colours and not upper_colours:
+        raise ConfigError("--lower needs --upper (a colour rule starts with the upper body)")
+    rule = ColourRule(upper_colours, lower_colours, max_stay_s) if upper_colours else None
+    exemplars = tuple(_signatures_of(images)) if images is not None else ()
+    if rule is None and not exemplars:
+        raise ConfigError("give --upper colours and/or --images exemplars")
+    with open_store(db) as store:
+        if site is not None:
+            store.site(site)
+        store.save_exclusion_class(site, ExclusionClass(class_id, name, exemplars, rule, not disabled))
+
+
+@exclusion_app.command("list")
+def exclusion_list(site: SiteOpt, db: DbOpt = None) -> None:
+    """Exclusion classes that apply to a site (its own and the global ones)."""
+    from keliu.store import open_store
+
+    with open_store(db) as store:
+        for cls in store.exclusion_classes(site):
+            rule = cls.colour_rule
+            described = (
+                f"upper {'/'.join(rule.upper_colours)}"
+                + (f", lower {'/'.join(rule.lower_colours)}" if rule.lower_colours else "")
+                + (f", stay ≤ {rule.max_stay_s:.0f} s" if rule.max_stay_s else "")
+                if rule
+                else "no colour rule"
+            )
+            state = "on" if cls.enabled else "off"
+            print(f"{cls.class_id}\t{cls.name}\t{state}\t{described}\t{len(cls.exemplars)} exemplar(s)")
+
+
+@exclusion_app.command("remove")
+def exclusion_remove(
+    class_id: Annotated[str, typer.Option("--id", help="Class id.")],
+    site: Annotated[str | None, typer.Option("--site", help="Site id (default: the global class).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Remove an exclusion class."""
+    from keliu.store import open_store
+
+    with open_store(db) as store:
+        if not store.remove_exclusion_class(site, class_id):
+            raise ConfigError(f"no exclusion class {class_id!r} ({'site ' + site if site else 'global'})")
 
 
 def main() -> None:

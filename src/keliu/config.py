@@ -7,6 +7,7 @@ Nothing is read at import time. Must not open cameras or load models.
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "LineConfig",
     "SiteConfig",
     "TrackerConfig",
+    "VisitorConfig",
     "ZoneConfig",
     "load_site_config",
 ]
@@ -164,11 +166,24 @@ class CameraConfig(_Strict):
         gt=0,
         le=120,
     )
+    recorded_at: datetime | None = Field(
+        None,
+        title="Recording start (files)",
+        description="When a video file's first frame was recorded, ISO 8601 with a UTC offset, e.g. "
+        "2026-03-07T10:00:00+08:00. Default: the file's modification time. Ignored for live streams.",
+    )
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     counting: CountingConfig = Field(default_factory=CountingConfig)
     lines: list[LineConfig] = Field(default_factory=list, title="Door lines")
     zones: list[ZoneConfig] = Field(default_factory=list, title="Zones")
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a UTC offset, e.g. 2026-03-07T10:00:00+08:00")
+        return value
 
     @field_validator("lines", "zones")
     @classmethod
@@ -182,11 +197,75 @@ class SiteInfo(_Strict):
     name: str = Field(title="Site name", min_length=1, max_length=120)
     timezone: str = Field("Asia/Shanghai", title="Time zone", description="IANA name.")
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)") from None
+        return value
+
+
+class VisitorConfig(_Strict):
+    """How tracks become visits (docs/visitors.md): de-dup window, memory, batches, business hours."""
+
+    dedup_window_h: float = Field(
+        4.0, title="去重 de-dup window (h)", description="A re-entry within this counts once.", ge=0, le=72
+    )
+    returning_memory_days: float = Field(
+        180.0,
+        title="回头客 memory (days)",
+        description="How long signatures are kept to recognise returning visitors.",
+        ge=0,
+        le=3650,
+    )
+    match_threshold: float | None = Field(
+        None,
+        title="Same-person similarity",
+        description="Default: measured (docs/benchmarks.md).",
+        gt=0,
+        lt=1,
+    )
+    staff_threshold: float | None = Field(None, title="Staff similarity", gt=0, lt=1)
+    exemplar_threshold: float | None = Field(None, title="Exclusion exemplar similarity", gt=0, lt=1)
+    batch_gap_s: float = Field(5.0, title="批次 batch gap (s)", ge=0, le=120)
+    batch_proximity: float = Field(
+        0.25,
+        title="Batch proximity",
+        description="Max distance of entry points (frame fractions).",
+        ge=0,
+        le=2,
+    )
+    business_hours: tuple[time, time] = Field(
+        (time(9, 0), time(21, 0)), title="营业时间 business hours", description="Local opening and closing."
+    )
+    exclude_outside_hours: bool = Field(
+        True, title="Exclude outside hours", description="Entries outside business hours are not customers."
+    )
+    staff_zones: list[Identifier] = Field(
+        default_factory=list, title="Staff zones", description="Zone ids only staff enter (suggestions)."
+    )
+    courier_max_stay_s: float = Field(
+        300.0, title="Courier max stay (s)", description="Colour rules exclude only stays this short.", gt=0
+    )
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> VisitorConfig:
+        if not self.business_hours[0] < self.business_hours[1]:
+            raise ValueError("business_hours: opening must be before closing (no overnight hours)")
+        if self.returning_memory_days * 24 < self.dedup_window_h:
+            raise ValueError("returning_memory_days must cover the de-dup window")
+        return self
+
 
 class SiteConfig(_Strict):
     """One site (store, showroom, sales office) and its cameras."""
 
     site: SiteInfo
+    visitors: VisitorConfig = Field(default_factory=VisitorConfig)
     cameras: list[CameraConfig] = Field(min_length=1, title="Cameras")
 
     @field_validator("cameras")

@@ -8,13 +8,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from keliu.config import CameraConfig, DetectorConfig
+from keliu.config import CameraConfig, DetectorConfig, SiteConfig
 from keliu.errors import ConfigError
+from keliu.resolve import ResolverRules
 from keliu.vision.detectors import Detector, build_detector
+from keliu.vision.embedder import AppearanceEmbedder
 from keliu.vision.pipeline import CountingPipeline, PipelineSettings
+from keliu.vision.signature import SignatureExtractor
 from keliu.vision.tracking import TrackerSettings, build_tracker
 
-__all__ = ["CameraRuntime", "build_camera_pipeline", "default_input_wh", "stride_for"]
+__all__ = [
+    "CameraRuntime",
+    "build_camera_pipeline",
+    "build_signature_extractor",
+    "default_input_wh",
+    "resolver_rules",
+    "stride_for",
+]
 
 
 def default_input_wh(frame_wh: tuple[int, int]) -> tuple[int, int]:
@@ -85,3 +95,30 @@ def build_camera_pipeline(camera: CameraConfig, fps: float, frame_wh: tuple[int,
         settings,
     )
     return CameraRuntime(pipeline, stride_for(fps, camera.analysis_fps))
+
+
+def resolver_rules(site: SiteConfig) -> ResolverRules:
+    """The site's visitor-resolution rules: its config over the measured defaults."""
+    visitors = site.visitors
+    defaults = ResolverRules()
+    return ResolverRules(
+        dedup_window_s=visitors.dedup_window_h * 3600.0,
+        returning_memory_s=visitors.returning_memory_days * 86400.0,
+        match_threshold=visitors.match_threshold or defaults.match_threshold,
+        staff_threshold=visitors.staff_threshold or defaults.staff_threshold,
+        exemplar_threshold=visitors.exemplar_threshold or defaults.exemplar_threshold,
+        batch_gap_s=visitors.batch_gap_s,
+        batch_proximity=visitors.batch_proximity,
+        open_time=visitors.business_hours[0],
+        close_time=visitors.business_hours[1],
+        timezone=site.site.timezone,
+        exclude_outside_hours=visitors.exclude_outside_hours,
+        staff_zone_ids=tuple(visitors.staff_zones),
+        courier_max_stay_s=visitors.courier_max_stay_s,
+    )
+
+
+def build_signature_extractor() -> SignatureExtractor:
+    from keliu.models.install import model_path
+
+    return SignatureExtractor(AppearanceEmbedder(model_path("embedder")))

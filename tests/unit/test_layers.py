@@ -15,6 +15,8 @@ ALLOWED = {
     "vision": ("keliu.domain", "keliu.vision", "keliu.errors"),
     "evaluation": ("keliu.domain", "keliu.evaluation"),
     "models": ("keliu.models", "keliu.errors", "keliu.paths"),
+    "store": ("keliu.domain", "keliu.store", "keliu.errors", "keliu.paths"),
+    "resolve": ("keliu.domain", "keliu.resolve"),
 }
 
 

@@ -18,7 +18,18 @@ import onnxruntime as ort
 import pytest
 
 from keliu.errors import ModelError
-from keliu.models.mobilenet_onnx import BN_EPS, build_mobilenetv2_onnx, provision_mobilenet
+from keliu.models.mobilenet_onnx import (
+    BN_EPS,
+    EMBEDDING_OUTPUT,
+    FINAL_STRIPES,
+    GRAPH_VERSION,
+    GRAPH_VERSION_KEY,
+    MID_STRIPES,
+    PART_GROUP_WEIGHTS,
+    PARTS_OUTPUT,
+    build_mobilenetv2_onnx,
+    provision_mobilenet,
+)
 from keliu.models.torch_weights import load_torch_state_dict
 from keliu.vision.embedder import AppearanceEmbedder, preprocess_crops
 
@@ -317,7 +328,23 @@ def _random_state(seed: int = 1) -> dict[str, np.ndarray]:
     return s
 
 
-def _numpy_forward(s: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+def _unit(v: np.ndarray) -> np.ndarray:
+    out: np.ndarray = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def _stripes(fmap: np.ndarray, k: int, weight: float) -> list[np.ndarray]:
+    """Unit stripe averages (rows floor(i·h/k) to ceil((i+1)·h/k)), each scaled by sqrt(weight / k)."""
+    h = fmap.shape[2]
+    return [
+        _unit(fmap[:, :, (i * h) // k : -(-(i + 1) * h // k)].mean(axis=(2, 3))) * np.sqrt(weight / k)
+        for i in range(k)
+    ]
+
+
+def _numpy_forward(s: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference (mean-pooled ``embedding``, part-pooled ``parts``) of the small network."""
+    block_out: list[np.ndarray] = []
     y = _relu6(_bn(_conv(x.astype(np.float64), s["features.0.0.weight"], 2, 1), s, "features.0.1"))
     ch = 8
     for i, (t, out, stride) in enumerate(_BLOCKS, start=1):
@@ -330,12 +357,16 @@ def _numpy_forward(s: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
             h = _relu6(_bn(_conv(h, s[f"{p}.3.weight"], stride, ch * t), s, f"{p}.4"))
             h = _bn(_conv(h, s[f"{p}.6.weight"], 1, 1), s, f"{p}.7")
         y = y + h if stride == 1 and ch == out else h
+        block_out.append(y)
         ch = out
     last = len(_BLOCKS) + 1
     y = _relu6(_bn(_conv(y, s[f"features.{last}.0.weight"], 1, 1), s, f"features.{last}.1"))
-    v = y.mean(axis=(2, 3))
-    unit: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
-    return unit
+    embedding = _unit(y.mean(axis=(2, 3)))
+    # parts: the last block's output and that of the block before the last stride-2 block (block 2)
+    final_w, mid_w = PART_GROUP_WEIGHTS
+    stripes = _stripes(block_out[-1], FINAL_STRIPES, final_w) + _stripes(block_out[0], MID_STRIPES, mid_w)
+    parts = _unit(np.concatenate(stripes, axis=1))
+    return embedding, parts
 
 
 @pytest.fixture(scope="module")
@@ -352,11 +383,16 @@ def test_converted_graph_matches_numpy_reference(small_model, shape: tuple[int, 
     path, state = small_model
     x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (got,) = sess.run(None, {"input": x})
-    want = _numpy_forward(state, x)
-    assert got.shape == (shape[0], 20) and got.dtype == np.float32
-    np.testing.assert_allclose(got, want, atol=2e-5)
-    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    got_embedding, got_parts = sess.run([EMBEDDING_OUTPUT, PARTS_OUTPUT], {"input": x})
+    want_embedding, want_parts = _numpy_forward(state, x)
+    assert got_embedding.shape == (shape[0], 20) and got_embedding.dtype == np.float32
+    assert got_parts.shape == (shape[0], FINAL_STRIPES * 12 + MID_STRIPES * 8)
+    np.testing.assert_allclose(got_embedding, want_embedding, atol=2e-5)
+    np.testing.assert_allclose(got_parts, want_parts, atol=2e-5)
+    for got in (got_embedding, got_parts):
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert meta[GRAPH_VERSION_KEY] == str(GRAPH_VERSION)
 
 
 def test_default_strides_need_the_full_network(tmp_path: Path) -> None:
@@ -403,20 +439,21 @@ def test_preprocess_is_rgb_imagenet_nchw() -> None:
 def test_embedder_batches_and_normalises(small_model) -> None:  # type: ignore[no-untyped-def]
     path, state = small_model
     emb = AppearanceEmbedder(path, input_wh=(16, 32), threads=1)
-    assert emb.dim == 20
+    dim = FINAL_STRIPES * 12 + MID_STRIPES * 8  # the embedder uses the `parts` output
+    assert emb.dim == dim
     rng = np.random.default_rng(3)
     crops = [
         rng.integers(0, 256, (int(rng.integers(20, 90)), int(rng.integers(10, 40)), 3), dtype=np.uint8)
         for _ in range(19)
     ]
     out = emb.embed(crops)
-    assert out.shape == (19, 20) and out.dtype == np.float32
+    assert out.shape == (19, dim) and out.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(out[5], emb.embed([crops[5]])[0], atol=1e-6)
     np.testing.assert_allclose(
-        out[:3], _numpy_forward(state, preprocess_crops(crops[:3], (16, 32))), atol=2e-5
+        out[:3], _numpy_forward(state, preprocess_crops(crops[:3], (16, 32)))[1], atol=2e-5
     )
-    assert emb.embed([]).shape == (0, 20)
+    assert emb.embed([]).shape == (0, dim)
     with pytest.raises(ValueError):
         emb.embed([np.zeros((0, 5, 3), np.uint8)])
 
@@ -428,3 +465,23 @@ def test_embedder_missing_or_corrupt_model(tmp_path: Path) -> None:
     bad.write_bytes(b"garbage")
     with pytest.raises(ModelError, match="cannot be loaded"):
         AppearanceEmbedder(bad)
+
+
+def test_embedder_refuses_a_model_without_parts(tmp_path: Path) -> None:
+    """A graph-version-1 file (only the mean-pooled `embedding`) is refused with what to run."""
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], [EMBEDDING_OUTPUT], axis=1),
+        ],
+        "v1",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info(EMBEDDING_OUTPUT, TensorProto.FLOAT, ["N", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, tmp_path / "v1.onnx")
+    with pytest.raises(ModelError, match="keliu models install"):
+        AppearanceEmbedder(tmp_path / "v1.onnx")

