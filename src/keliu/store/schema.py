@@ -1,0 +1,422 @@
+"""The database schema (SQLAlchemy Core). One schema for SQLite (embedded) and PostgreSQL (central).
+
+Every change here needs a new hand-written migration in ``migrations/versions``; the integration test
+``test_migrations_match_models`` fails while the two differ.
+
+Conventions: ids are the strings the config and the resolver give (sites, cameras, lines, visits);
+timestamps are :class:`UTCDateTime`; signatures are only ever stored as AES-GCM blobs
+(``keliu.store.crypto``), never as plain vectors; no pixels anywhere. Visits, entries and sightings
+name cameras and lines by id without a foreign key, so history survives a camera being removed from
+the config and a central server can ingest before it has the edge's camera list.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from keliu.store.types import UTCDateTime
+
+__all__ = [
+    "ROLLUP_METRICS",
+    "areas",
+    "batches",
+    "business_hours",
+    "cameras",
+    "entrances",
+    "entries",
+    "exclusion_classes",
+    "lines",
+    "manual_counts",
+    "metadata",
+    "passby_counts",
+    "remembered",
+    "sightings",
+    "site_profiles",
+    "sites",
+    "staff",
+    "targets",
+    "traffic_daily",
+    "traffic_hourly",
+    "traffic_monthly",
+    "visit_zones",
+    "visits",
+    "weather",
+    "zones",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+ID = 255  # length of ids (site, camera, line, zone, visit, batch, staff, class)
+_CASCADE = "CASCADE"
+
+
+def _site_fk(nullable: bool = False) -> sa.Column[str]:
+    return sa.Column(
+        "site_id", sa.String(ID), sa.ForeignKey("sites.id", ondelete=_CASCADE), nullable=nullable
+    )
+
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),  # IANA name; reports bucket in local time
+    sa.Column("dedup_window_s", sa.Float, nullable=False),
+    sa.Column("returning_memory_days", sa.Float, nullable=False),
+)
+
+cameras = sa.Table(
+    "cameras",
+    metadata,
+    _site_fk(),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "camera_id"),
+)
+
+# geometry: {"a": [x, y], "b": [x, y], "inside": [x, y]} in frame fractions
+lines = sa.Table(
+    "lines",
+    metadata,
+    sa.Column("site_id", sa.String(ID), nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    sa.Column("geometry", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "camera_id", "line_id"),
+    sa.ForeignKeyConstraint(
+        ["site_id", "camera_id"], ["cameras.site_id", "cameras.camera_id"], ondelete=_CASCADE
+    ),
+)
+
+# geometry: {"polygon": [[x, y], ...]} in frame fractions
+zones = sa.Table(
+    "zones",
+    metadata,
+    sa.Column("site_id", sa.String(ID), nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("zone_id", sa.String(ID), nullable=False),
+    sa.Column("geometry", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "camera_id", "zone_id"),
+    sa.ForeignKeyConstraint(
+        ["site_id", "camera_id"], ["cameras.site_id", "cameras.camera_id"], ondelete=_CASCADE
+    ),
+)
+
+# crossings: [{"line_id", "direction", "at" (ISO UTC), "point": [x, y]}]; zones: [{"zone_id",
+# "entered_at", "left_at"}]. signature: encrypted blob or NULL (none, or purged after its purpose).
+sightings = sa.Table(
+    "sightings",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    _site_fk(),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("track_id", sa.BigInteger, nullable=False),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("crossings", sa.JSON, nullable=False),
+    sa.Column("zones", sa.JSON, nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=True),
+    sa.UniqueConstraint("site_id", "camera_id", "track_id", "first_seen"),
+    sa.Index(None, "site_id", "last_seen"),
+)
+
+visits = sa.Table(
+    "visits",
+    metadata,
+    _site_fk(),
+    sa.Column("visit_id", sa.String(ID), nullable=False),
+    sa.Column("category", sa.String(16), nullable=False),  # PersonCategory value
+    sa.Column("first_entry", UTCDateTime, nullable=False),
+    sa.Column("last_exit", UTCDateTime, nullable=True),
+    sa.Column("exclusion_category", sa.String(16), nullable=True),
+    sa.Column("exclusion_reason", sa.String(200), nullable=True),
+    sa.Column("exclusion_confidence", sa.Float, nullable=True),
+    sa.Column("batch_id", sa.String(ID), nullable=True),
+    sa.Column("is_returning", sa.Boolean, nullable=False),
+    sa.Column("since_previous_s", sa.Float, nullable=True),
+    sa.Column("upper_colour", sa.String(16), nullable=True),
+    sa.Column("lower_colour", sa.String(16), nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "visit_id"),
+    sa.Index(None, "site_id", "first_entry"),
+    sa.Index(None, "site_id", "batch_id"),
+)
+
+# One row per 'in' crossing: total traffic (总客流) counts these.
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("site_id", sa.String(ID), nullable=False),
+    sa.Column("visit_id", sa.String(ID), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "visit_id", "at", "camera_id", "line_id"),
+    sa.ForeignKeyConstraint(
+        ["site_id", "visit_id"], ["visits.site_id", "visits.visit_id"], ondelete=_CASCADE
+    ),
+    sa.Index(None, "site_id", "at"),
+)
+
+# Derived from visits.batch_id on every save: size counts the batch's customer visits.
+batches = sa.Table(
+    "batches",
+    metadata,
+    _site_fk(),
+    sa.Column("batch_id", sa.String(ID), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "batch_id"),
+    sa.Index(None, "site_id", "started_at"),
+)
+
+staff = sa.Table(
+    "staff",
+    metadata,
+    _site_fk(),
+    sa.Column("staff_id", sa.String(ID), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("signatures", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "staff_id"),
+)
+
+# scope: the site id, or GLOBAL_SCOPE for a class every site uses (site_id NULL).
+# colour_rule: {"upper_colours": [...], "lower_colours": [...], "max_stay_s": float | null} or NULL.
+exclusion_classes = sa.Table(
+    "exclusion_classes",
+    metadata,
+    sa.Column("scope", sa.String(ID), nullable=False),
+    sa.Column("class_id", sa.String(ID), nullable=False),
+    _site_fk(nullable=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("colour_rule", sa.JSON, nullable=True),
+    sa.Column("exemplars", sa.LargeBinary, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.PrimaryKeyConstraint("scope", "class_id"),
+    sa.Index(None, "site_id"),
+)
+GLOBAL_SCOPE = "*"  # never a valid site id (ids are identifiers)
+
+remembered = sa.Table(
+    "remembered",
+    metadata,
+    _site_fk(),
+    sa.Column("visit_id", sa.String(ID), nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("category", sa.String(16), nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "visit_id"),
+    sa.Index(None, "site_id", "expires_at"),
+    sa.Index(None, "expires_at"),
+)
+
+
+# --------------------------------------------------------------------- analytics: reference data
+# (migration 0002). Per site, replaced as a whole by the Store's reference-data methods.
+
+# 出入口: a door line (camera + line) named as an entrance, in an entrance group (出入口组).
+entrances = sa.Table(
+    "entrances",
+    metadata,
+    _site_fk(),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("entrance_group", sa.String(200), nullable=True),
+    sa.Column("is_main", sa.Boolean, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "camera_id", "line_id"),
+)
+
+# 位置: what a zone id means for analytics. kind: shop (商铺) | floor (楼层) | area (区域) |
+# reception (接待区). category_l1..l3: the three-level 业态 of a shop.
+areas = sa.Table(
+    "areas",
+    metadata,
+    _site_fk(),
+    sa.Column("zone_id", sa.String(ID), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("floor", sa.Integer, nullable=True),
+    sa.Column("building", sa.String(200), nullable=True),
+    sa.Column("category_l1", sa.String(100), nullable=True),
+    sa.Column("category_l2", sa.String(100), nullable=True),
+    sa.Column("category_l3", sa.String(100), nullable=True),
+    sa.Column("area_m2", sa.Float, nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "zone_id"),
+)
+
+# 营业时间: local opening hours per weekday (0 = Monday), minutes after local midnight. A site with no
+# rows counts all day; a weekday without a row (or opens == closes) is closed.
+business_hours = sa.Table(
+    "business_hours",
+    metadata,
+    _site_fk(),
+    sa.Column("weekday", sa.Integer, nullable=False),
+    sa.Column("opens_min", sa.Integer, nullable=False),
+    sa.Column("closes_min", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "weekday"),
+)
+
+# Multi-store attributes (多店): region, store type, ordering weight (权重), floor area, the reception
+# rule (接待: a customer visit of at least reception_min_s) and the business cycle (week_start).
+site_profiles = sa.Table(
+    "site_profiles",
+    metadata,
+    _site_fk(),
+    sa.Column("region", sa.String(200), nullable=True),
+    sa.Column("store_type", sa.String(100), nullable=True),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("area_m2", sa.Float, nullable=True),
+    sa.Column("reception_min_s", sa.Float, nullable=False),
+    sa.Column("week_start", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("site_id"),
+)
+
+# 目标: month 0 is the yearly target; metric: "total" (总客流) or "deduplicated" (去重客流).
+targets = sa.Table(
+    "targets",
+    metadata,
+    _site_fk(),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("month", sa.Integer, nullable=False),
+    sa.Column("metric", sa.String(32), nullable=False),
+    sa.Column("target", sa.Float, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "year", "month", "metric"),
+)
+
+# 准确率稽核: people counted by hand at an entrance (camera_id = line_id = "" for the whole site).
+manual_counts = sa.Table(
+    "manual_counts",
+    metadata,
+    _site_fk(),
+    sa.Column("period_start", UTCDateTime, nullable=False),
+    sa.Column("period_end", UTCDateTime, nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("batches", sa.Integer, nullable=True),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "period_start", "period_end", "camera_id", "line_id"),
+)
+
+# 天气: imported daily weather (local date of the site).
+weather = sa.Table(
+    "weather",
+    metadata,
+    _site_fk(),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("condition", sa.String(32), nullable=False),
+    sa.Column("temp_high", sa.Float, nullable=True),
+    sa.Column("temp_low", sa.Float, nullable=True),
+    sa.Column("precipitation_mm", sa.Float, nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "day"),
+)
+
+# 过店客流: people passing outside the door, counted per hour on a pass-by line (hour: UTC start).
+passby_counts = sa.Table(
+    "passby_counts",
+    metadata,
+    _site_fk(),
+    sa.Column("hour", UTCDateTime, nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "hour", "camera_id", "line_id"),
+)
+
+# A visit's stays in zones (驻留): dwell, zone conversion, first shop, floors, paths.
+visit_zones = sa.Table(
+    "visit_zones",
+    metadata,
+    sa.Column("site_id", sa.String(ID), nullable=False),
+    sa.Column("visit_id", sa.String(ID), nullable=False),
+    sa.Column("zone_id", sa.String(ID), nullable=False),
+    sa.Column("entered_at", UTCDateTime, nullable=False),
+    sa.Column("left_at", UTCDateTime, nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "visit_id", "zone_id", "entered_at"),
+    sa.ForeignKeyConstraint(
+        ["site_id", "visit_id"], ["visits.site_id", "visits.visit_id"], ondelete=_CASCADE
+    ),
+    sa.Index(None, "site_id", "entered_at"),
+    sa.Index(None, "site_id", "zone_id", "entered_at"),
+)
+
+# --------------------------------------------------------------------------- analytics: rollups
+# Derived from the tables above by keliu.store.rollups (never written by hand); additive counts, so a
+# day is the sum of its hours and a month the sum of its days. See docs/metrics.md for each column.
+ROLLUP_METRICS: tuple[str, ...] = (
+    "entries",  # 总客流: customer entries within business hours
+    "entries_outside_hours",  # customer entries outside business hours (not counted, A21)
+    "visits",  # 去重客流: customer visits, at their first entry
+    "new_visits",  # 新客
+    "returning_visits",  # 回头客
+    "returning_hf",  # 高频回头客: previous visit at most 3 days before
+    "staff",  # 员工 visits
+    "invalid",  # 无效客流 visits (outside_hours included)
+    "outside_hours",  # invalid visits with reason outside_hours
+    "batches",  # 批次 with a customer, at their start
+    "received",  # 接待: customer visits that stayed >= reception_min_s or reached a reception zone
+    "dwell_sum_s",  # 驻留: sum of customer stays (first entry to last exit), known exits only
+    "dwell_count",
+    "passby",  # 过店客流
+    "ret_1_3",  # 活跃度: returning visits by days since the previous visit
+    "ret_4_7",
+    "ret_8_15",
+    "ret_gt15",
+)
+
+
+def _metric_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column(name, sa.Float if name == "dwell_sum_s" else sa.Integer, nullable=False)
+        for name in ROLLUP_METRICS
+    ]
+
+
+# hour: the UTC instant at which a local hour of the site starts (so every hour is in one local day)
+traffic_hourly = sa.Table(
+    "traffic_hourly",
+    metadata,
+    _site_fk(),
+    sa.Column("hour", UTCDateTime, nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    *_metric_columns(),
+    sa.PrimaryKeyConstraint("site_id", "hour", "camera_id", "line_id"),
+    sa.Index(None, "hour"),
+)
+
+# day: the site's local date
+traffic_daily = sa.Table(
+    "traffic_daily",
+    metadata,
+    _site_fk(),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    *_metric_columns(),
+    sa.PrimaryKeyConstraint("site_id", "day", "camera_id", "line_id"),
+    sa.Index(None, "day"),
+)
+
+# month: the first local date of the month; all entrances together
+traffic_monthly = sa.Table(
+    "traffic_monthly",
+    metadata,
+    _site_fk(),
+    sa.Column("month", sa.Date, nullable=False),
+    *_metric_columns(),
+    sa.PrimaryKeyConstraint("site_id", "month"),
+    sa.Index(None, "month"),
+)
