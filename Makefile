@@ -47,7 +47,7 @@ demo-video:
 	fi
 
 run: venv models demo-video
-	$(BIN)/keliu demo "$(if $(VIDEO),$(VIDEO),$(DEMO_VIDEO))"
+	$(BIN)/keliu demo live "$(if $(VIDEO),$(VIDEO),$(DEMO_VIDEO))"
 
 lint: venv-test
 	$(BIN)/ruff check src tests bench

@@ -19,6 +19,8 @@ from typing import Annotated
 
 import typer
 
+from keliu.cli_analytics import register as _register_analytics
+from keliu.cli_demo_seed import register as _register_demo_seed
 from keliu.config import CameraConfig, LineConfig, SiteConfig, load_site_config
 from keliu.domain.counting import CrossingEvent
 from keliu.errors import ConfigError, KeliuError
@@ -40,10 +42,17 @@ exclusion_app = typer.Typer(
     help="无效客流 Exclusion classes (couriers, …): by exemplar images and/or colour rules.",
     no_args_is_help=True,
 )
+demo_app = typer.Typer(
+    help="Demos: live counting on a video; simulated chain data (demo seed).", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.add_typer(staff_app, name="staff")
 app.add_typer(exclusion_app, name="exclusion")
+app.add_typer(demo_app, name="demo")
+_register_demo_seed(demo_app)  # keliu demo seed (keliu.cli_demo_seed)
+
+_register_analytics(app)  # dashboard, analytics METRIC, import, rollups (keliu.cli_analytics)
 
 
 def parse_line_option(text: str) -> LineConfig:
@@ -340,8 +349,8 @@ def models_list() -> None:
             print(f"{name}\tnot installed ({exc})")
 
 
-@app.command()
-def demo(
+@demo_app.command("live")
+def demo_live(
     video: VideoArg = None,
     line: LineOpt = None,
     stride: StrideOpt = None,
@@ -350,7 +359,7 @@ def demo(
     from keliu.live_view import run_live_view
 
     if video is None:
-        raise ConfigError("give a video to count on, e.g. `make run VIDEO=path/to/video.mp4`")
+        raise ConfigError("give a video to count on, e.g. `keliu demo live path/to/video.mp4`")
     lines = (
         [parse_line_option(t) for t in line]
         if line
@@ -464,31 +473,54 @@ def report(
     date_to: Annotated[str | None, typer.Option("--to", help="Last local day (inclusive).")] = None,
     by: Annotated[str, typer.Option("--by", help="hour or day.")] = "day",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Write a 报表 report (HTML, XLSX, CSV) into this folder instead."),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="With --export and --day: day, week, month or year containing it."),
+    ] = None,
+    last: Annotated[
+        str | None,
+        typer.Option("--last", help="With --export: the last complete day, week, month or year (for cron)."),
+    ] = None,
+    formats: Annotated[str, typer.Option("--format", help="With --export: html,xlsx,csv.")] = "html,xlsx,csv",
+    lang: Annotated[str, typer.Option("--lang", help="With --export: zh or en.")] = "zh",
     db: DbOpt = None,
 ) -> None:
-    """Traffic table: 总客流 total, 去重客流 de-duplicated, 员工, 无效 (by reason), 批次, 新客, 回头客."""
+    """Traffic table: 总客流 total, 去重客流 de-duplicated, 员工, 无效 (by reason), 批次, 新客, 回头客.
+
+    With --export, writes the site's report (日报/周报/月报/年报/自定义) as HTML, XLSX and CSV
+    (docs/reports.md).
+    """
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from keliu.store import open_store
 
+    if export is not None:
+        _export_report(site, export, day, date_from, date_to, kind, last, formats, lang, db)
+        return
+    if kind is not None or last is not None:
+        raise ConfigError("--kind and --last go with --export DIR")
     if by not in ("hour", "day"):
         raise ConfigError(f"--by {by!r}: use hour or day")
     if day is not None and (date_from is not None or date_to is not None):
         raise ConfigError("give either --day or --from/--to, not both")
     if day is not None:
-        first = last = _parse_day(day, "--day")
+        first = final = _parse_day(day, "--day")
     elif date_from is not None:
         first = _parse_day(date_from, "--from")
-        last = _parse_day(date_to, "--to") if date_to is not None else first
+        final = _parse_day(date_to, "--to") if date_to is not None else first
     else:
         raise ConfigError("give --day YYYY-MM-DD or --from YYYY-MM-DD [--to YYYY-MM-DD]")
-    if last < first:
-        raise ConfigError(f"--to {last} is before --from {first}")
+    if final < first:
+        raise ConfigError(f"--to {final} is before --from {first}")
     with open_store(db) as store:
         zone = ZoneInfo(store.site(site).timezone)
         start = datetime.combine(first, datetime.min.time(), zone)
-        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
+        end = datetime.combine(final + timedelta(days=1), datetime.min.time(), zone)
         rows = store.traffic_summary(site, start, end, by="hour" if by == "hour" else "day")
     if as_json:
         for row in rows:
@@ -498,6 +530,48 @@ def report(
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return
     _print_report_table(rows, by)
+
+
+def _export_report(
+    site: str,
+    out_dir: Path,
+    day: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    kind: str | None,
+    last: str | None,
+    formats: str,
+    lang: str,
+    db: str | None,
+) -> None:
+    from datetime import UTC, datetime
+
+    from keliu.analytics.report import PeriodKind, build_report, export_report
+    from keliu.analytics.report.periods import last_complete_period
+    from keliu.store import open_store
+
+    if lang not in ("zh", "en"):
+        raise ConfigError(f"--lang {lang!r}: use zh or en")
+    chosen = [name for name, value in (("--day", day), ("--from", date_from), ("--last", last)) if value]
+    if len(chosen) != 1:
+        raise ConfigError("with --export give exactly one of --day, --from [--to] or --last")
+    now = datetime.now(UTC)
+    with open_store(db) as store:
+        if last is not None:
+            period = last_complete_period(last, now, store.site(site).timezone)
+            report = build_report(store, site, period.kind, period.first_day, generated_at=now)
+        elif day is not None:
+            report = build_report(
+                store, site, kind or PeriodKind.DAY, _parse_day(day, "--day"), generated_at=now
+            )
+        else:
+            if kind is not None:
+                raise ConfigError("--kind goes with --day; --from/--to make a custom report")
+            first = _parse_day(date_from, "--from")  # type: ignore[arg-type]
+            final = _parse_day(date_to, "--to") if date_to is not None else first
+            report = build_report(store, site, PeriodKind.CUSTOM, (first, final), generated_at=now)
+    for path in export_report(report, out_dir, formats=formats.split(","), lang=lang):
+        print(path)
 
 
 def _print_report_table(rows, by: str) -> None:  # type: ignore[no-untyped-def]

@@ -261,11 +261,53 @@ class VisitorConfig(_Strict):
         return self
 
 
+class EntranceConfig(_Strict):
+    """A door line named as an entrance (出入口), optionally in an entrance group (出入口组)."""
+
+    camera: Identifier = Field(title="Camera id")
+    line: Identifier = Field(title="Line id")
+    name: str = Field(title="Entrance name", min_length=1, max_length=120)
+    group: str | None = Field(None, title="出入口组 entrance group", max_length=120)
+    main: bool = Field(False, title="Main entrance")
+
+
+class AreaConfig(_Strict):
+    """What a zone id means for analytics: shop (商铺), floor (楼层), area (区域) or reception (接待区)."""
+
+    zone: Identifier = Field(title="Zone id", description="A zone id of one of the site's cameras.")
+    kind: Literal["shop", "floor", "area", "reception"] = Field(title="Kind")
+    name: str = Field(title="Display name", min_length=1, max_length=120)
+    floor: int | None = Field(None, title="Floor number", ge=-10, le=200)
+    building: str | None = Field(None, title="Building", max_length=120)
+    category: list[str] = Field(
+        default_factory=list, title="三级业态 category", description="Up to three levels.", max_length=3
+    )
+    area_m2: float | None = Field(None, title="Area (m²)", gt=0)
+
+
+class AnalyticsConfig(_Strict):
+    """Site attributes for analytics (docs/metrics.md): entrances, areas, multi-store attributes."""
+
+    region: str | None = Field(None, title="Region", max_length=120)
+    store_type: str | None = Field(None, title="Store type", description="e.g. mall, retail, showroom.")
+    weight: float = Field(1.0, title="权重 weight", description="Higher first in multi-store lists.", ge=0)
+    area_m2: float | None = Field(None, title="Site area (m²)", gt=0)
+    reception_min_s: float = Field(
+        300.0, title="接待 reception stay (s)", description="A customer staying this long was received.", ge=0
+    )
+    week_start: int = Field(
+        0, title="营业周期 week start", description="0 = Monday … 6 = Sunday.", ge=0, le=6
+    )
+    entrances: list[EntranceConfig] = Field(default_factory=list, title="Entrances")
+    areas: list[AreaConfig] = Field(default_factory=list, title="Areas")
+
+
 class SiteConfig(_Strict):
     """One site (store, showroom, sales office) and its cameras."""
 
     site: SiteInfo
     visitors: VisitorConfig = Field(default_factory=VisitorConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     cameras: list[CameraConfig] = Field(min_length=1, title="Cameras")
 
     @field_validator("cameras")
@@ -273,6 +315,29 @@ class SiteConfig(_Strict):
     def _unique_camera_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
         _reject_duplicate_ids([c.id for c in cameras], "camera id(s)")
         return cameras
+
+    def reference_errors(self) -> list[tuple[tuple[int | str, ...], str]]:
+        """(location, message) of every analytics entry naming a line or zone no camera has, or named
+        twice; ``load_site_config`` turns them into ``file:line: key: message`` errors."""
+        lines = {(c.id, line.id) for c in self.cameras for line in c.lines}
+        zones = {zone.id for c in self.cameras for zone in c.zones}
+        errors: list[tuple[tuple[int | str, ...], str]] = []
+        seen: set[object] = set()
+        for i, e in enumerate(self.analytics.entrances):
+            if (e.camera, e.line) not in lines:
+                errors.append(
+                    (("analytics", "entrances", i, "line"), f"camera {e.camera!r} has no line {e.line!r}")
+                )
+            elif (e.camera, e.line) in seen:
+                errors.append((("analytics", "entrances", i), f"{e.camera}/{e.line} is listed twice"))
+            seen.add((e.camera, e.line))
+        for i, a in enumerate(self.analytics.areas):
+            if a.zone not in zones:
+                errors.append((("analytics", "areas", i, "zone"), f"no camera has a zone {a.zone!r}"))
+            elif a.zone in seen:
+                errors.append((("analytics", "areas", i), f"zone {a.zone!r} is listed twice"))
+            seen.add(a.zone)
+        return errors
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:
@@ -337,6 +402,10 @@ def load_site_config(path: Path) -> SiteConfig:
                 message = "unknown key (check spelling)"
             messages.append(f"{path}:{line}: {_dotted(loc)}: {message}")
         raise ConfigError("\n".join(messages)) from None
+    if errors := config.reference_errors():
+        raise ConfigError(
+            "\n".join(f"{path}:{_line_of(root, loc)}: {_dotted(loc)}: {m}" for loc, m in errors)
+        )
     return _resolve_sources(config, path.parent)
 
 

@@ -24,6 +24,7 @@ from keliu.domain.visits import Sighting, Visit
 from keliu.errors import KeliuError
 from keliu.resolve import Resolver, StaffSuggestion, default_courier_classes
 from keliu.store import Store
+from keliu.store.reference import Area, Entrance, OpeningHours, SiteProfile, ZoneStay
 from keliu.vision.bestshots import BestShots
 from keliu.vision.sightings import SightingCollector
 from keliu.vision.signature import SignatureExtractor
@@ -131,10 +132,28 @@ def register_site(store: Store, site: SiteConfig) -> None:
             store.upsert_line(site.site.id, camera.id, line.id, line.a, line.b, line.inside)
         for zone in camera.zones:
             store.upsert_zone(site.site.id, camera.id, zone.id, zone.polygon)
+    _register_analytics(store, site)
     known = {c.class_id for c in store.exclusion_classes(site.site.id)}
     for cls in default_courier_classes(rules.courier_max_stay_s):
         if cls.class_id not in known:
             store.save_exclusion_class(None, cls)
+
+
+def _register_analytics(store: Store, site: SiteConfig) -> None:
+    """The config's analytics attributes → the store: profile, entrances, areas, and the business
+    hours (营业时间) for every weekday, so the rollups and the resolver use the same hours."""
+    a, site_id = site.analytics, site.site.id
+    store.set_site_profile(
+        site_id,
+        SiteProfile(a.region, a.store_type, a.weight, a.area_m2, a.reception_min_s, a.week_start),
+    )
+    store.set_entrances(site_id, [Entrance(e.camera, e.line, e.name, e.group, e.main) for e in a.entrances])
+    store.set_areas(
+        site_id,
+        [Area(x.zone, x.kind, x.name, x.floor, x.building, tuple(x.category), x.area_m2) for x in a.areas],
+    )
+    opens, closes = (t.strftime("%H:%M") for t in site.visitors.business_hours)
+    store.set_business_hours(site_id, [OpeningHours.parse(day, opens, closes) for day in range(7)])
 
 
 def _resolver_for(store: Store, site: SiteConfig, now: datetime) -> Resolver:
@@ -160,6 +179,9 @@ class SiteResolution:
         self.report = report or ProcessReport(site.site.id)
         self.resolver: Resolver | None = None
         self._seen_until: datetime | None = None
+        # 驻留 zone stays by visit, kept while the visit may still grow (the store replaces a visit's
+        # stays as a whole); (stays, last seen) per visit id
+        self._stays: dict[str, tuple[set[ZoneStay], datetime]] = {}
 
     def add(self, sightings: list[Sighting]) -> None:
         if not sightings:
@@ -167,14 +189,35 @@ class SiteResolution:
         if self.resolver is None:  # the clock of a file run is the recording's, not the wall clock
             self.resolver = _resolver_for(self.store, self.site, min(s.first_seen for s in sightings))
         changed: dict[str, Visit] = {}
+        stays_changed: set[str] = set()
         for sighting in sightings:
-            for visit in self.resolver.add(sighting):
+            visits, visit_id = self.resolver.resolve(sighting)
+            for visit in visits:
                 changed[visit.visit_id] = visit
+            if visit_id is not None and sighting.zones:
+                stays, seen = self._stays.get(visit_id, (set(), sighting.last_seen))
+                stays.update(ZoneStay(visit_id, z.zone_id, z.entered_at, z.left_at) for z in sighting.zones)
+                self._stays[visit_id] = (stays, max(seen, sighting.last_seen))
+                stays_changed.add(visit_id)
         self.store.save_sightings(sightings)
         self.report.visits_saved += self.store.save_visits(changed.values())
+        if stays_changed:
+            site_id = self.site.site.id
+            self.store.save_visit_zones(
+                site_id, [z for v in sorted(stays_changed) for z in self._stays[v][0]]
+            )
+        self._forget_old_stays(max(s.last_seen for s in sightings))
         self.report.sightings += len(sightings)
         latest = max(s.last_seen for s in sightings)
         self._seen_until = latest if self._seen_until is None else max(self._seen_until, latest)
+
+    def _forget_old_stays(self, now: datetime) -> None:
+        """Drop the stays of visits not seen for the resolver's open-visit time: they are complete."""
+        if self.resolver is None:
+            return
+        horizon = now - timedelta(seconds=self.resolver.rules.open_visit_s)
+        for visit_id in [v for v, (_, seen) in self._stays.items() if seen < horizon]:
+            del self._stays[visit_id]
 
     def finish(self) -> ProcessReport:
         """Save what the resolver remembers (encrypted, with expiry), suggest staff, purge expired."""

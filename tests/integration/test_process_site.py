@@ -24,6 +24,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SITE_YAML = """
 site: {{id: plaza, name: 广场 Plaza}}
+analytics:
+  store_type: mall
+  entrances:
+    - {{camera: pets, line: west, name: 西门 West gate, group: 西 West, main: true}}
+    - {{camera: street, line: door, name: 街门 Street door}}
+  areas:
+    - {{zone: square, kind: area, name: 中庭 Square, floor: 1}}
 cameras:
   - id: pets
     source: {pets}
@@ -31,6 +38,8 @@ cameras:
     lines:
       - {{id: west, a: [0.30, 0.20], b: [0.30, 0.65], inside: [0.20, 0.40]}}
       - {{id: middle, a: [0.55, 0.25], b: [0.55, 0.85], inside: [0.65, 0.50]}}
+    zones:
+      - {{id: square, polygon: [[0.05, 0.25], [0.95, 0.25], [0.95, 0.95], [0.05, 0.95]]}}
   - id: street
     source: {tud}
     recorded_at: 2026-03-07T10:00:30+08:00
@@ -205,3 +214,94 @@ def test_signatures_are_unreadable_without_the_key_and_gone_after_purge(
     raw += wal.read_bytes() if wal.exists() else b""
     for blob in ciphertexts:
         assert blob[-32:] not in raw  # overwritten on disk, not just unlinked
+
+
+def test_report_export_matches_the_report_table(processed: dict, tmp_path: Path) -> None:
+    """`keliu report --export`: the day's 日报 as HTML, XLSX and CSV with the same numbers."""
+    import openpyxl
+
+    (row,) = [json.loads(line) for line in processed["report"].splitlines()]
+    out = tmp_path / "reports"
+    export = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keliu.cli",
+            "report",
+            "--site",
+            "plaza",
+            "--day",
+            "2026-03-07",
+            "--export",
+            str(out),
+        ],
+        cwd=processed["work"],
+        env=processed["env"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert export.returncode == 0, export.stderr
+    written = [Path(line) for line in export.stdout.splitlines()]
+    assert {p.suffix for p in written} == {".html", ".xlsx", ".csv"}
+    assert all(p.is_file() and p.parent == out for p in written)
+    html = next(p for p in written if p.suffix == ".html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html and "<svg" in html
+    book = openpyxl.load_workbook(next(p for p in written if p.suffix == ".xlsx"), read_only=True)
+    summary = {r[0]: r[1] for r in book.worksheets[0].iter_rows(values_only=True) if r and r[0]}
+    assert summary["客流量（去重）"] == row["deduplicated"]
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keliu.cli",
+            "report",
+            "--site",
+            "plaza",
+            "--from",
+            "2026-03-08",
+            "--to",
+            "2026-03-07",
+            "--export",
+            str(tmp_path / "bad"),
+        ],
+        cwd=processed["work"],
+        env=processed["env"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "2026-03-07" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_zone_stays_and_site_attributes_reach_the_analytics(
+    processed: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zone stays of every visit (驻留) and the config's entrances and areas land in the store and
+    the dwell metric reads them."""
+    from datetime import date
+
+    from keliu.analytics import queries
+
+    monkeypatch.setenv("KELIU_HOME", str(processed["home"]))
+    day = (datetime(2026, 3, 6, 16, tzinfo=UTC), datetime(2026, 3, 7, 16, tzinfo=UTC))
+    with open_store(f"sqlite:///{processed['home'] / 'keliu.db'}") as store:
+        entrances = {(e.camera_id, e.line_id): e for e in store.entrances("plaza")}
+        assert entrances[("pets", "west")].group == "西 West" and entrances[("pets", "west")].is_main
+        assert [a.zone_id for a in store.areas("plaza")] == ["square"]
+        assert store.site_profile("plaza").store_type == "mall"
+        assert len(store.business_hours("plaza")) == 7
+        visits = {v.visit_id: v for v in store.visits("plaza", *day)}
+        stays = store.zone_stays("plaza", *day, customers_only=False)
+        sightings = store.sightings("plaza", *day)
+        assert stays, "PETS09 people walk through the square zone"
+        assert {s.visit_id for s in stays} <= set(visits)
+        assert all(s.zone_id == "square" for s in stays)
+        # every stay comes from a sighting's zone stay of the same time
+        seen = {(z.entered_at, z.left_at) for s in sightings for z in s.zones}
+        assert {(s.entered_at, s.left_at) for s in stays} <= seen
+        (square,) = queries.dwell(store, "plaza", date(2026, 3, 7), date(2026, 3, 7))
+    customer_visits = {s.visit_id for s in stays if visits[s.visit_id].category.value == "customer"}
+    assert square.key == "square" and square.visits == len(customer_visits) > 0
+    assert square.mean_dwell_s is not None and square.mean_dwell_s > 0

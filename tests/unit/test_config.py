@@ -102,3 +102,48 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_bench_site_configs_are_valid() -> None:
     for path in sorted((Path(__file__).parents[2] / "bench" / "sites").glob("*.yaml")):
         assert load_site_config(path).cameras
+
+
+ANALYTICS = """\
+analytics:
+  store_type: showroom
+  entrances:
+    - {camera: door, line: main-door, name: 正门 Main door, group: 东 East, main: true}
+  areas:
+    - {zone: lounge, kind: reception, name: 洽谈区 Lounge}
+"""
+
+
+def test_analytics_section_loads(tmp_path: Path) -> None:
+    site = load_site_config(write(tmp_path, GOOD.replace("cameras:\n", ANALYTICS + "cameras:\n", 1)))
+    assert site.analytics.store_type == "showroom" and site.analytics.reception_min_s == 300.0
+    assert site.analytics.entrances[0].group == "东 East" and site.analytics.entrances[0].main
+    assert site.analytics.areas[0].kind == "reception"
+    assert load_site_config(write(tmp_path, GOOD)).analytics.entrances == []
+
+
+@pytest.mark.parametrize(
+    ("needle", "replacement", "expected"),
+    [
+        (
+            "line: main-door, name",
+            "line: side-door, name",
+            ":7: analytics.entrances[0].line: camera 'door' has no line 'side-door'",
+        ),
+        ("zone: lounge, kind", "zone: bar, kind", ":9: analytics.areas[0].zone: no camera has a zone 'bar'"),
+        ("kind: reception", "kind: kitchen", "analytics.areas[0].kind: Input should be"),
+        (
+            "  store_type: showroom\n",
+            "  store_type: showroom\n  week_start: 7\n",
+            ":6: analytics.week_start: Input should be less",
+        ),
+    ],
+)
+def test_analytics_errors_name_file_line_and_key(
+    tmp_path: Path, needle: str, replacement: str, expected: str
+) -> None:
+    text = GOOD.replace("cameras:\n", ANALYTICS.replace(needle, replacement) + "cameras:\n", 1)
+    with pytest.raises(ConfigError) as info:
+        load_site_config(write(tmp_path, text))
+    assert str(info.value).startswith(str(tmp_path / "site.yaml") + ":")
+    assert expected in str(info.value), str(info.value)

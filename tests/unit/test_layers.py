@@ -17,6 +17,7 @@ ALLOWED = {
     "models": ("keliu.models", "keliu.errors", "keliu.paths"),
     "store": ("keliu.domain", "keliu.store", "keliu.errors", "keliu.paths"),
     "resolve": ("keliu.domain", "keliu.resolve"),
+    "analytics": ("keliu.domain", "keliu.analytics", "keliu.store", "keliu.errors", "keliu.paths"),
 }
 
 

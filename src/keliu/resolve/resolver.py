@@ -310,6 +310,11 @@ class Resolver:
 
     def add(self, sighting: Sighting) -> list[Visit]:
         """Resolve one sighting; return copies of the visits it created or changed (upsert them)."""
+        return self.resolve(sighting)[0]
+
+    def resolve(self, sighting: Sighting) -> tuple[list[Visit], str | None]:
+        """Like :meth:`add`, and also the id of the visit the sighting belongs to (None: no visit,
+        e.g. a floor camera's view of somebody who never entered); zone stays are filed under it."""
         s = sighting
         if s.site_id != self.site_id:
             raise ValueError(f"sighting of site {s.site_id!r} given to the resolver of {self.site_id!r}")
@@ -319,7 +324,7 @@ class Resolver:
             _check_aware(c.at, "SightingCrossing.at")
         self._advance(s.first_seen)
         if self._is_repeat(s):
-            return []  # delivered twice (at-least-once queues): already resolved
+            return [], None  # delivered twice (at-least-once queues): already resolved
 
         changes: dict[str, _Change] = {}
         crossings = sorted(s.crossings, key=lambda c: c.at)
@@ -332,7 +337,7 @@ class Resolver:
             person = self._match_person(s, vector, staff_hit, prefer_open=bool(crossings) and not has_in)
         if person is None:
             if not has_in and s.signature is None:
-                return []
+                return [], None
             key = self._unused(f"p/{self.site_id}/{_stamp(s.first_seen)}/{s.camera_id}/{s.track_id}")
             person = _Person(key=key, first_seen=s.first_seen, last_seen=s.last_seen)
             self._people[key] = person
@@ -367,7 +372,8 @@ class Resolver:
             for ch in changes.values()
             if ch.before is None or ch.before != _snapshot(ch.visit)
         ]
-        return sorted(out, key=lambda v: (v.first_entry, v.visit_id))
+        visit_id = person.visit.visit_id if person.visit is not None else None
+        return sorted(out, key=lambda v: (v.first_entry, v.visit_id)), visit_id
 
     def remembered(self, now: datetime) -> list[RememberedPerson]:
         """The signatures the store should keep (people with a visit), each until ``expires_at``."""

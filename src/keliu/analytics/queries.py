@@ -1,0 +1,892 @@
+"""Analytics queries: read the traffic rollups (and, for zone, index and audit metrics, the raw tables)
+of one site or the whole chain, and hand typed inputs to the pure functions of
+``keliu.analytics.metrics``.
+
+Dashboards read rollups only: ``traffic_monthly`` for whole months, ``traffic_daily`` for whole days,
+``traffic_hourly`` for the hours of the current day, so a chain of hundreds of stores answers in a
+few small indexed queries. Periods are local to each site (its IANA time zone); a chain whose sites
+are in several time zones is queried per time zone and added up by local period.
+
+Bad input (unknown site, naive time, empty or inverted range) is a :class:`keliu.errors.InputError`
+with a clear message. This module must not write anything and must not define metrics itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from keliu.analytics import metrics as m
+from keliu.errors import InputError
+from keliu.store import Store
+from keliu.store import schema as t
+from keliu.store.engine import one_line
+from keliu.store.errors import StoreUnavailable
+from keliu.store.reference import Area, ZoneStay
+from keliu.store.rollups import floor_local_hour, local_midnight, month_start, next_month
+
+__all__ = [
+    "HomeDashboard",
+    "SiteInfo",
+    "accuracy_audit",
+    "business_hours_effect",
+    "categories",
+    "dwell",
+    "entrance_heat",
+    "floors",
+    "funnel",
+    "holidays",
+    "home_dashboard",
+    "indices",
+    "kpis",
+    "multi_store",
+    "occupancy",
+    "peaks",
+    "profile",
+    "return_intervals",
+    "shops",
+    "targets",
+    "traffic",
+    "trend",
+    "zone_comparison",
+    "zone_conversion",
+]
+
+_METRICS = t.ROLLUP_METRICS
+_CHUNK = 500
+
+
+# ------------------------------------------------------------------------------------ sites
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """A site with its profile (defaults where none was set)."""
+
+    site_id: str
+    name: str
+    timezone: str
+    region: str | None = None
+    store_type: str | None = None
+    weight: float = 1.0
+    area_m2: float | None = None
+    week_start: int = 0
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Sites sharing a time zone and business week: their local periods are the same instants."""
+
+    tz: ZoneInfo
+    week_start: int
+    site_ids: tuple[str, ...] | None  # None: every site of the store (no filter needed)
+    sites: tuple[SiteInfo, ...]
+
+
+@contextmanager
+def _conn(store: Store) -> Iterator[sa.Connection]:
+    try:
+        with store.engine.connect() as conn:
+            yield conn
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"the database is unavailable: {one_line(exc)}") from None
+
+
+def _load_sites(conn: sa.Connection, site_id: str | None) -> list[SiteInfo]:
+    s, p = t.sites.c, t.site_profiles.c
+    stmt = (
+        sa.select(s.id, s.name, s.timezone, p.region, p.store_type, p.weight, p.area_m2, p.week_start)
+        .select_from(t.sites.outerjoin(t.site_profiles, p.site_id == s.id))
+        .order_by(s.id)
+    )
+    if site_id is not None:
+        stmt = stmt.where(s.id == site_id)
+    rows = conn.execute(stmt).all()
+    if site_id is not None and not rows:
+        known = sorted(conn.execute(sa.select(s.id)).scalars())
+        listed = f"known sites: {', '.join(known[:20])}" if known else "no sites yet"
+        raise InputError(f"unknown site {site_id!r} ({listed})")
+    return [
+        SiteInfo(
+            r.id,
+            r.name,
+            r.timezone,
+            r.region,
+            r.store_type,
+            1.0 if r.weight is None else float(r.weight),
+            r.area_m2,
+            0 if r.week_start is None else int(r.week_start),
+        )
+        for r in rows
+    ]
+
+
+def _groups(sites: Sequence[SiteInfo], whole_store: bool) -> list[_Group]:
+    by: dict[tuple[str, int], list[SiteInfo]] = defaultdict(list)
+    for s in sites:
+        by[(s.timezone, s.week_start)].append(s)
+    single = whole_store and len(by) == 1
+    return [
+        _Group(ZoneInfo(tz), week, None if single else tuple(x.site_id for x in xs), tuple(xs))
+        for (tz, week), xs in sorted(by.items())
+    ]
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
+    return value
+
+
+def _check_days(first: date, last: date) -> None:
+    if last < first:
+        raise InputError(
+            f"inverted date range: {first.isoformat()} .. {last.isoformat()} (last before first)"
+        )
+
+
+# ------------------------------------------------------------------------- rollup reading
+
+
+_DWELL = _METRICS.index("dwell_sum_s")
+
+
+def _traffic_of(row: Any) -> m.Traffic:
+    sums = tuple(row)[-len(_METRICS) :]
+    return m.Traffic(*[(float(x or 0.0) if i == _DWELL else int(x or 0)) for i, x in enumerate(sums)])
+
+
+def _sum(
+    conn: sa.Connection,
+    table: sa.Table,
+    key: str,
+    lo: Any,
+    hi: Any,
+    g: _Group,
+    *by: str,
+    per_site: bool = True,
+) -> list[Any]:
+    """Sums of every rollup column over ``lo <= key < hi`` for the group's sites, grouped by site
+    (unless ``per_site`` is False: one row for them all) and by the columns ``by``."""
+    c = table.c
+    keys = [*([c.site_id] if per_site else []), *(c[b] for b in by)]
+    stmt = sa.select(*keys, *(sa.func.sum(c[n]).label(n) for n in _METRICS)).where(c[key] >= lo, c[key] < hi)
+    if g.site_ids is not None:
+        stmt = stmt.where(c.site_id.in_(g.site_ids))
+    if keys:
+        stmt = stmt.group_by(*keys)
+    return list(conn.execute(stmt))
+
+
+_ALL = ""  # the key of a sum over all the group's sites
+
+
+def _add(into: dict[str, m.Traffic], rows: Sequence[Any], factor: float = 1.0, per_site: bool = True) -> None:
+    for r in rows:
+        if not per_site and r.entries is None:  # no rows matched: SUM is NULL
+            continue
+        traffic = _traffic_of(r)
+        key = r.site_id if per_site else _ALL
+        into[key] = into.get(key, m.Traffic()) + (traffic if factor == 1.0 else traffic.scaled(factor))
+
+
+def _next_local_hour(hour: datetime, tz: ZoneInfo) -> datetime:
+    nxt = floor_local_hour(hour + timedelta(hours=1, seconds=1), tz)
+    return nxt if nxt > hour else hour + timedelta(hours=1)
+
+
+def _range(
+    conn: sa.Connection, g: _Group, start: datetime, end: datetime, *, current: bool, per_site: bool = True
+) -> dict[str, m.Traffic]:
+    """Traffic per site (or, unless ``per_site``, for all the group's sites under the key ``""``) in
+    ``[start, end)``; ``start`` is a local midnight. Whole months come from the monthly rollup, whole
+    days from the daily one, the hours of ``end``'s day from the hourly one. The hour containing
+    ``end``: in full when ``current`` (nothing after now exists yet), else pro rata of its elapsed
+    part (the same elapsed part of a previous period)."""
+    out: dict[str, m.Traffic] = {}
+    tz = g.tz
+    cursor = start.astimezone(tz).date()
+    end_day = end.astimezone(tz).date()
+
+    def add(table: sa.Table, key: str, lo: Any, hi: Any, factor: float = 1.0) -> None:
+        _add(out, _sum(conn, table, key, lo, hi, g, per_site=per_site), factor, per_site)
+
+    if cursor.day == 1 and cursor < month_start(end_day):
+        add(t.traffic_monthly, "month", cursor, month_start(end_day))
+        cursor = month_start(end_day)
+    if cursor < end_day:
+        add(t.traffic_daily, "day", cursor, end_day)
+    midnight = local_midnight(end_day, tz)
+    hour = floor_local_hour(end, tz)
+    if current:
+        if end > midnight:
+            add(t.traffic_hourly, "hour", midnight, _next_local_hour(hour, tz))
+        return out
+    if hour > midnight:
+        add(t.traffic_hourly, "hour", midnight, hour)
+    nxt = _next_local_hour(hour, tz)
+    part = (end.astimezone(UTC) - hour) / (nxt - hour)
+    if part > 0:
+        add(t.traffic_hourly, "hour", hour, nxt, part)
+    return out
+
+
+def _days(
+    conn: sa.Connection, g: _Group, first: date, last: date, per_site: bool = True
+) -> dict[str, m.Traffic]:
+    """Traffic per site (or all together) of the local dates ``first`` .. ``last`` (inclusive)."""
+    return _range(
+        conn,
+        g,
+        local_midnight(first, g.tz),
+        local_midnight(last + timedelta(days=1), g.tz),
+        current=False,
+        per_site=per_site,
+    )
+
+
+def _total(per_site: Mapping[str, m.Traffic]) -> m.Traffic:
+    total = m.Traffic()
+    for v in per_site.values():
+        total = total + v
+    return total
+
+
+def _scope(store: Store, conn: sa.Connection, site_id: str | None) -> tuple[list[SiteInfo], list[_Group]]:
+    sites = _load_sites(conn, site_id)
+    return sites, _groups(sites, whole_store=site_id is None)
+
+
+# -------------------------------------------------------------------------- home dashboard
+
+
+@dataclass(frozen=True)
+class HomeDashboard:
+    """Everything the home page (首页) shows, for one site or (``site_id`` None) the whole chain."""
+
+    site_id: str | None
+    now: datetime
+    sites: int
+    brief: m.Brief  # 客流简报 (A1)
+    today: m.Traffic  # today so far
+    today_vs_yesterday: m.HourlyComparison  # 趋势 by hour, 总客流 (A2)
+    trend_today: m.Trend  # mean and peak of today's hours so far (A2)
+    funnel: m.Funnel  # 转化漏斗, today (A4)
+    return_intervals: m.ReturnIntervals  # 活跃分析, this month (A5)
+    entrance_heat: m.EntranceHeat  # 进场热力, today (A6)
+    kpis: tuple[m.Kpi, ...]  # 客流 KPI, 总客流 (A9)
+    kpis_deduplicated: tuple[m.Kpi, ...]  # 客流 KPI, 去重客流
+    month_target: m.TargetProgress  # 目标监控 (A10)
+    year_target: m.TargetProgress
+    ranking: m.MultiStore | None  # 门店排行, today (A20; the chain only)
+
+
+def home_dashboard(store: Store, site_id: str | None, now: datetime) -> HomeDashboard:
+    """The home dashboard at ``now`` from the rollups only (see the module docstring)."""
+    now = _aware(now, "now")
+    windows_n = 4
+    current = [m.Traffic()] * windows_n
+    previous = [m.Traffic()] * windows_n
+    today_by_site: dict[str, m.Traffic] = {}
+    yesterday_by_site: dict[str, m.Traffic] = {}
+    month_traffic = m.Traffic()
+    today_hours: dict[int, float] = defaultdict(float)
+    yesterday_hours: dict[int, float] = defaultdict(float)
+    kpi_values: list[list[m.Traffic]] = [[m.Traffic()] * 3 for _ in range(4)]
+    heat_rows: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    names: dict[tuple[str, str, str], tuple[str, str | None]] = {}
+    targets: dict[str, float] = defaultdict(float)
+    has_target = {"month": False, "year": False}
+    passby_measured = False
+    windows: tuple[m.PeriodWindow, ...] = ()
+    kwindows: tuple[m.KpiWindow, ...] = ()
+    local_now = now
+    with _conn(store) as conn:
+        sites, groups = _scope(store, conn, site_id)
+        for g in groups:
+            local_now = now.astimezone(g.tz)
+            windows = m.period_to_date_windows(local_now, g.week_start)
+            for i, w in enumerate(windows):
+                by_site = w.period == "day" and site_id is None  # the ranking needs today per site
+                cur = _range(conn, g, w.start, w.end, current=True, per_site=by_site)
+                prev = _range(conn, g, w.previous_start, w.previous_end, current=False, per_site=by_site)
+                current[i] = current[i] + _total(cur)
+                previous[i] = previous[i] + _total(prev)
+                if w.period == "day":
+                    today_by_site.update(cur)
+                    yesterday_by_site.update(prev)
+                if w.period == "month":
+                    month_traffic = month_traffic + _total(cur)
+            # today and yesterday by local hour
+            midnight = windows[0].start
+            y_midnight = windows[0].previous_start
+            h_stmt = sa.select(
+                t.traffic_hourly.c.hour,
+                sa.func.sum(t.traffic_hourly.c.entries),
+            ).where(
+                t.traffic_hourly.c.hour >= y_midnight.astimezone(UTC),
+                t.traffic_hourly.c.hour < _next_local_hour(floor_local_hour(now, g.tz), g.tz),
+            )
+            if g.site_ids is not None:
+                h_stmt = h_stmt.where(t.traffic_hourly.c.site_id.in_(g.site_ids))
+            for hour, entries in conn.execute(h_stmt.group_by(t.traffic_hourly.c.hour)):
+                local = hour.astimezone(g.tz)
+                (today_hours if local >= midnight else yesterday_hours)[local.hour] += float(entries or 0)
+            # entrance heat, today
+            for r in _sum(
+                conn,
+                t.traffic_hourly,
+                "hour",
+                midnight.astimezone(UTC),
+                _next_local_hour(floor_local_hour(now, g.tz), g.tz),
+                g,
+                "camera_id",
+                "line_id",
+            ):
+                if r.entries or r.visits:
+                    row = heat_rows[(r.site_id, r.camera_id, r.line_id)]
+                    row[0] += int(r.entries or 0)
+                    row[1] += int(r.visits or 0)
+            # KPIs
+            kwindows = m.kpi_windows(local_now.date(), g.week_start)
+            for i, k in enumerate(kwindows):
+                parts = [
+                    _days(conn, g, k.first, k.last, per_site=False),
+                    _days(conn, g, k.previous_first, k.previous_last, per_site=False),
+                ]
+                if k.year_ago_first is not None and k.year_ago_last is not None:
+                    parts.append(_days(conn, g, k.year_ago_first, k.year_ago_last, per_site=False))
+                for j, part in enumerate(parts):
+                    kpi_values[i][j] = kpi_values[i][j] + _total(part)
+            # targets
+            tg = t.targets.c
+            stmt = sa.select(tg.month, sa.func.sum(tg.target)).where(
+                tg.metric == "total", tg.year == local_now.year, tg.month.in_([0, local_now.month])
+            )
+            if g.site_ids is not None:
+                stmt = stmt.where(tg.site_id.in_(g.site_ids))
+            for month, value in conn.execute(stmt.group_by(tg.month)):
+                key = "year" if month == 0 else "month"
+                targets[key] += float(value)
+                has_target[key] = True
+            pb = t.passby_counts.c
+            pstmt = sa.select(pb.site_id).limit(1)
+            if g.site_ids is not None:
+                pstmt = pstmt.where(pb.site_id.in_(g.site_ids))
+            passby_measured = passby_measured or conn.execute(pstmt).first() is not None
+        e = t.entrances.c
+        estmt = sa.select(e.site_id, e.camera_id, e.line_id, e.name, e.entrance_group)
+        if site_id is not None:
+            estmt = estmt.where(e.site_id == site_id)
+        for r in conn.execute(estmt):
+            names[(r.site_id, r.camera_id, r.line_id)] = (r.name, r.entrance_group)
+
+    chain = site_id is None
+    heat_items = []
+    for (sid, cam, line), (entries, visits) in heat_rows.items():
+        name, group = names.get((sid, cam, line), (f"{cam}/{line}" if cam or line else "unknown", None))
+        if chain:
+            name, group = f"{sid}: {name}", f"{sid}: {group}" if group else None
+        heat_items.append(
+            m.EntranceTraffic(cam if not chain else f"{sid}:{cam}", line, name, group, entries, visits)
+        )
+    now_hour = local_now.hour
+    points = [(f"{h:02d}:00", today_hours.get(h, 0.0)) for h in range(now_hour + 1)]
+    kpis = tuple(
+        m.kpi(k, v[0].entries, v[1].entries, v[2].entries if k.year_ago_first else None)
+        for k, v in zip(kwindows, kpi_values, strict=True)
+    )
+    kpis_dedup = tuple(
+        m.kpi(k, v[0].visits, v[1].visits, v[2].visits if k.year_ago_first else None)
+        for k, v in zip(kwindows, kpi_values, strict=True)
+    )
+    month_start_local = windows[2].start if windows else local_now
+    month_end_local = month_start_local.replace(tzinfo=None)
+    month_end_local = datetime.combine(next_month(month_end_local.date()), datetime.min.time()).replace(
+        tzinfo=month_start_local.tzinfo
+    )
+    month_share = (local_now - month_start_local) / (month_end_local - month_start_local)
+    year_start_local = windows[3].start if windows else local_now
+    year_end_local = year_start_local.replace(year=year_start_local.year + 1)
+    year_share = (local_now - year_start_local) / (year_end_local - year_start_local)
+    ranking = None
+    if chain:
+        ranking = m.rank_sites(
+            [
+                m.SiteTraffic(
+                    s.site_id,
+                    s.name,
+                    today_by_site.get(s.site_id, m.Traffic()).entries,
+                    yesterday_by_site.get(s.site_id, m.Traffic()).entries,
+                    s.store_type,
+                    s.region,
+                    s.weight,
+                )
+                for s in sites
+            ]
+        )
+    return HomeDashboard(
+        site_id=site_id,
+        now=local_now,
+        sites=len(sites),
+        brief=m.brief(windows, current, previous),
+        today=current[0],
+        today_vs_yesterday=m.hourly_comparison(today_hours, yesterday_hours, now_hour),
+        trend_today=m.trend(points),
+        funnel=m.funnel(current[0], passby_measured),
+        return_intervals=m.return_intervals(month_traffic),
+        entrance_heat=m.entrance_heat(heat_items, top=15),
+        kpis=kpis,
+        kpis_deduplicated=kpis_dedup,
+        month_target=m.target_progress(
+            "month", current[2].entries, targets["month"] if has_target["month"] else None, month_share
+        ),
+        year_target=m.target_progress(
+            "year", current[3].entries, targets["year"] if has_target["year"] else None, year_share
+        ),
+        ranking=ranking,
+    )
+
+
+# ------------------------------------------------------------------ period queries (rollups)
+
+
+def traffic(store: Store, site_id: str | None, first: date, last: date) -> m.Traffic:
+    """All traffic sums of the local dates ``first`` .. ``last`` for a site or the chain."""
+    _check_days(first, last)
+    with _conn(store) as conn:
+        _, groups = _scope(store, conn, site_id)
+        return _total(
+            {f"{i}": _total(_days(conn, g, first, last, per_site=False)) for i, g in enumerate(groups)}
+        )
+
+
+def trend(
+    store: Store,
+    site_id: str | None,
+    first: date,
+    last: date,
+    metric: m.MetricName = "total",
+    by: Literal["day", "hour"] = "day",
+) -> m.Trend:
+    """趋势分析 (A2): the metric per local day (or hour) of ``first`` .. ``last``, with mean and peak."""
+    _check_days(first, last)
+    values: dict[str, float] = defaultdict(float)
+    with _conn(store) as conn:
+        _, groups = _scope(store, conn, site_id)
+        for g in groups:
+            if by == "day":
+                labels = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+                for label in labels:
+                    values[label] += 0.0
+                for r in _sum(conn, t.traffic_daily, "day", first, last + timedelta(days=1), g, "day"):
+                    values[r.day.isoformat()] += _traffic_of(r).metric(metric)
+            else:
+                lo, hi = local_midnight(first, g.tz), local_midnight(last + timedelta(days=1), g.tz)
+                h = lo
+                while h < hi:
+                    values[h.astimezone(g.tz).strftime("%Y-%m-%d %H:00")] += 0.0
+                    h = _next_local_hour(h, g.tz)
+                for r in _sum(conn, t.traffic_hourly, "hour", lo, hi, g, "hour"):
+                    values[r.hour.astimezone(g.tz).strftime("%Y-%m-%d %H:00")] += _traffic_of(r).metric(
+                        metric
+                    )
+    return m.trend(sorted(values.items()))
+
+
+def profile(store: Store, site_id: str | None, first: date, last: date) -> m.Profile:
+    """客户画像 (A3). No gender or age model exists (docs/metrics.md), so every customer visit is
+    reported as unknown: the honest answer, never an invented split."""
+    total = traffic(store, site_id, first, last).visits
+    return m.profile({("unknown", "unknown"): int(total)} if total else {})
+
+
+def funnel(store: Store, site_id: str | None, first: date, last: date) -> m.Funnel:
+    """客流漏斗 (A4) of the days ``first`` .. ``last``."""
+    sums = traffic(store, site_id, first, last)
+    with _conn(store) as conn:
+        pb = t.passby_counts.c
+        stmt = sa.select(pb.site_id).limit(1)
+        if site_id is not None:
+            stmt = stmt.where(pb.site_id == site_id)
+        measured = conn.execute(stmt).first() is not None
+    return m.funnel(sums, measured)
+
+
+def return_intervals(store: Store, site_id: str | None, first: date, last: date) -> m.ReturnIntervals:
+    """活跃分析 (A5) of the returning visits of the days ``first`` .. ``last``."""
+    return m.return_intervals(traffic(store, site_id, first, last))
+
+
+def business_hours_effect(
+    store: Store, site_id: str | None, first: date, last: date
+) -> m.BusinessHoursEffect:
+    """营业时间 (A21): what business hours left out of the counts in the days ``first`` .. ``last``."""
+    return m.business_hours_effect(traffic(store, site_id, first, last))
+
+
+def entrance_heat(
+    store: Store, site_id: str, first: date, last: date, top: int | None = 15
+) -> m.EntranceHeat:
+    """进场热力 / 出入口分布 (A6) of one site over the days ``first`` .. ``last``."""
+    _check_days(first, last)
+    with _conn(store) as conn:
+        _, groups = _scope(store, conn, site_id)
+        rows = _sum(
+            conn, t.traffic_daily, "day", first, last + timedelta(days=1), groups[0], "camera_id", "line_id"
+        )
+        e = t.entrances.c
+        names = {
+            (r.camera_id, r.line_id): (r.name, r.entrance_group)
+            for r in conn.execute(
+                sa.select(e.camera_id, e.line_id, e.name, e.entrance_group).where(e.site_id == site_id)
+            )
+        }
+    items = []
+    for r in rows:
+        if not (r.entries or r.visits):
+            continue
+        name, group = names.get((r.camera_id, r.line_id), (f"{r.camera_id}/{r.line_id}", None))
+        items.append(
+            m.EntranceTraffic(r.camera_id, r.line_id, name, group, int(r.entries or 0), int(r.visits or 0))
+        )
+    return m.entrance_heat(items, top)
+
+
+def kpis(store: Store, site_id: str | None, today: date, metric: m.MetricName = "total") -> tuple[m.Kpi, ...]:
+    """客流 KPI (A9) as seen on local date ``today`` (yesterday, last week, last month, last year)."""
+    with _conn(store) as conn:
+        _, groups = _scope(store, conn, site_id)
+        windows = m.kpi_windows(today, groups[0].week_start if groups else 0)
+        out = []
+        for k in windows:
+
+            def value(first: date | None, last: date | None) -> float:
+                if first is None or last is None:
+                    return 0.0
+                return sum(_total(_days(conn, g, first, last, per_site=False)).metric(metric) for g in groups)
+
+            year_ago = value(k.year_ago_first, k.year_ago_last) if k.year_ago_first else None
+            out.append(m.kpi(k, value(k.first, k.last), value(k.previous_first, k.previous_last), year_ago))
+    return tuple(out)
+
+
+def targets(
+    store: Store, site_id: str, now: datetime, metric: Literal["total", "deduplicated"] = "total"
+) -> tuple[m.TargetProgress, m.TargetProgress]:
+    """目标监控 (A10): this month's and this year's completion at ``now``."""
+    now = _aware(now, "now")
+    site = store.site(site_id)
+    tz = ZoneInfo(site.timezone)
+    local = now.astimezone(tz)
+    month0 = local.date().replace(day=1)
+    year0 = date(local.year, 1, 1)
+    goals = {(g.month or 0): g.value for g in store.targets(site_id, local.year) if g.metric == metric}
+    name: m.MetricName = metric
+    with _conn(store) as conn:
+        _, groups = _scope(store, conn, site_id)
+        g = groups[0]
+        month_actual = _total(_range(conn, g, local_midnight(month0, tz), now, current=True, per_site=False))
+        year_actual = _total(_range(conn, g, local_midnight(year0, tz), now, current=True, per_site=False))
+    m_lo, m_hi = local_midnight(month0, tz), local_midnight(next_month(month0), tz)
+    y_lo, y_hi = local_midnight(year0, tz), local_midnight(date(local.year + 1, 1, 1), tz)
+    return (
+        m.target_progress(
+            "month", month_actual.metric(name), goals.get(local.month), (now - m_lo) / (m_hi - m_lo)
+        ),
+        m.target_progress("year", year_actual.metric(name), goals.get(0), (now - y_lo) / (y_hi - y_lo)),
+    )
+
+
+def peaks(
+    store: Store, site_id: str, last: date, days: int = 30
+) -> tuple[m.SlotPeaks, tuple[m.MeanBy, ...], tuple[m.MeanBy, ...]]:
+    """到访峰值 / 峰值透视 (A12) over the ``days`` local days ending with ``last``: mean visits (去重客流)
+    per time slot, mean daily visits per weekday, and per imported weather condition."""
+    if days < 1:
+        raise InputError(f"days must be at least 1, not {days}")
+    first = last - timedelta(days=days - 1)
+    by_hour: dict[int, float] = defaultdict(float)
+    daily: dict[date, float] = {first + timedelta(days=i): 0.0 for i in range(days)}
+    with _conn(store) as conn:
+        _, groups = _scope(store, conn, site_id)
+        g = groups[0]
+        lo, hi = local_midnight(first, g.tz), local_midnight(last + timedelta(days=1), g.tz)
+        for r in _sum(conn, t.traffic_hourly, "hour", lo, hi, g, "hour"):
+            by_hour[r.hour.astimezone(g.tz).hour] += int(r.visits or 0)
+        for r in _sum(conn, t.traffic_daily, "day", first, last + timedelta(days=1), g, "day"):
+            daily[r.day] += int(r.visits or 0)
+    weather = {w.day: w.condition for w in store.weather(site_id, first, last)}
+    return m.time_slot_peaks(by_hour, days), m.means_by_weekday(daily), m.means_by_weather(daily, weather)
+
+
+def multi_store(
+    store: Store, first: date, last: date, metric: m.MetricName = "total", previous: bool = True
+) -> m.MultiStore:
+    """门店概览 / 门店排行 (A20): every site's traffic in ``first`` .. ``last`` vs the period of the same
+    length just before, ranked, compared with all stores, the same store type and the top store."""
+    _check_days(first, last)
+    length = (last - first).days + 1
+    with _conn(store) as conn:
+        sites, groups = _scope(store, conn, None)
+        now_: dict[str, m.Traffic] = {}
+        before: dict[str, m.Traffic] = {}
+        for g in groups:
+            now_.update(_days(conn, g, first, last))
+            if previous:
+                before.update(_days(conn, g, first - timedelta(days=length), first - timedelta(days=1)))
+    return m.rank_sites(
+        [
+            m.SiteTraffic(
+                s.site_id,
+                s.name,
+                now_.get(s.site_id, m.Traffic()).metric(metric),
+                before.get(s.site_id, m.Traffic()).metric(metric),
+                s.store_type,
+                s.region,
+                s.weight,
+            )
+            for s in sites
+        ]
+    )
+
+
+def _daily(store: Store, site_id: str, first: date, last: date, metric: m.MetricName) -> dict[date, float]:
+    """The metric per local date ``first`` .. ``last`` (days without traffic are 0)."""
+    daily = {first + timedelta(days=i): 0.0 for i in range((last - first).days + 1)}
+    with _conn(store) as conn:
+        _, groups = _scope(store, conn, site_id)
+        for r in _sum(conn, t.traffic_daily, "day", first, last + timedelta(days=1), groups[0], "day"):
+            daily[r.day] += _traffic_of(r).metric(metric)
+    return daily
+
+
+def holidays(
+    store: Store, site_id: str, year: int, metric: m.MetricName = "total"
+) -> tuple[m.HolidayStats, ...]:
+    """节日分析 / 节日客流 (A13) of ``year``: each official break (法定节假日, from
+    ``keliu.analytics.calendar``) and each festival day (情人节, 妇女节, …): its traffic, burst vs the
+    normal days of the four weeks before it, vs the holiday or festival just before it in the year's
+    list (none for the first), and vs the same one last year. Newest first."""
+    from keliu.analytics import calendar as cal
+
+    store.site(site_id)
+    items: list[tuple[m.HolidayPeriod, list[date], m.HolidayPeriod | None]] = []
+    for p in cal.holiday_periods(year):
+        ly = cal.same_period_last_year(p)
+        items.append(
+            (
+                m.HolidayPeriod(p.name, p.start, p.end),
+                [i.date for i in cal.normal_days(p)],
+                None if ly is None else m.HolidayPeriod(ly.name, ly.start, ly.end),
+            )
+        )
+    last_year_festivals = {f.key: d for d, fs in cal.festival_dates(year - 1).items() for f in fs}
+    for day, festivals in sorted(cal.festival_dates(year).items()):
+        normal = [
+            i.date
+            for i in cal.days(day - timedelta(weeks=4), day - timedelta(days=1))
+            if i.kind in ("workday", "weekend") and not i.festivals
+        ]
+        for f in festivals:
+            before = last_year_festivals.get(f.key)
+            items.append(
+                (
+                    m.HolidayPeriod(f.name, day, day),
+                    normal,
+                    None if before is None else m.HolidayPeriod(f.name, before, before),
+                )
+            )
+    items.sort(key=lambda x: (x[0].first, x[0].last, x[0].name))
+    if not items:
+        return ()
+    first = min([x[0].first - timedelta(weeks=4) for x in items] + [x[2].first for x in items if x[2]])
+    last = max(x[0].last for x in items)
+    daily = _daily(store, site_id, first, last, metric)
+    out = [
+        m.holiday_stats(daily, period, normal, items[i - 1][0] if i else None, last_year)
+        for i, (period, normal, last_year) in enumerate(items)
+    ]
+    return tuple(reversed(out))
+
+
+# ----------------------------------------------------------------- raw-table queries (zones)
+
+
+def _day_bounds(store: Store, site_id: str, first: date, last: date) -> tuple[datetime, datetime]:
+    _check_days(first, last)
+    tz = ZoneInfo(store.site(site_id).timezone)
+    return local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
+
+
+def _paths(store: Store, site_id: str, start: datetime, end: datetime) -> list[m.VisitPath]:
+    stays: dict[str, list[ZoneStay]] = defaultdict(list)
+    for s in store.zone_stays(site_id, start, end):
+        stays[s.visit_id].append(s)
+    if not stays:
+        return []
+    v = t.visits.c
+    with _conn(store) as conn:
+        returning = set(
+            conn.execute(
+                sa.select(v.visit_id).where(
+                    v.site_id == site_id,
+                    v.first_entry >= start,
+                    v.first_entry < end,
+                    v.category == "customer",
+                    v.is_returning.is_(True),
+                )
+            ).scalars()
+        )
+    return [m.VisitPath(vid, vid in returning, tuple(ss)) for vid, ss in sorted(stays.items())]
+
+
+def _areas(store: Store, site_id: str) -> dict[str, Area]:
+    return {a.zone_id: a for a in store.areas(site_id)}
+
+
+def floors(store: Store, site_id: str, first: date, last: date) -> m.FloorClimb:
+    """楼层转化 (A7) of the customer visits of ``first`` .. ``last``."""
+    start, end = _day_bounds(store, site_id, first, last)
+    areas = _areas(store, site_id)
+    order = sorted({a.floor for a in areas.values() if a.floor is not None})
+    return m.floor_climb(_paths(store, site_id, start, end), areas, order)
+
+
+def shops(
+    store: Store,
+    site_id: str,
+    month: date,
+    by: Literal["visits", "returning", "per_m2", "first_shop", "mom_change"] = "visits",
+) -> tuple[m.ShopRank, ...]:
+    """品牌排行 (A8) of the local month containing ``month``, with month-on-month change."""
+    m0 = month_start(month)
+    p0 = month_start(m0 - timedelta(days=1))
+    start, end = _day_bounds(store, site_id, m0, next_month(m0) - timedelta(days=1))
+    p_start, p_end = _day_bounds(store, site_id, p0, m0 - timedelta(days=1))
+    areas = _areas(store, site_id)
+    return m.shop_ranking(
+        _paths(store, site_id, start, end), areas, _paths(store, site_id, p_start, p_end), by
+    )
+
+
+def categories(
+    store: Store, site_id: str, first: date, last: date, level: int = 1
+) -> tuple[tuple[str, int, float | None], ...]:
+    """业态热度 (A8) at category level 1–3."""
+    if level not in (1, 2, 3):
+        raise InputError(f"category level must be 1, 2 or 3, not {level}")
+    start, end = _day_bounds(store, site_id, first, last)
+    return m.category_heat(_paths(store, site_id, start, end), _areas(store, site_id), level)
+
+
+def indices(store: Store, site_id: str, last: date, days: int = 30) -> m.Indices:
+    """运营指标 (A11) over the ``days`` local days ending with ``last``."""
+    if days < 1:
+        raise InputError(f"days must be at least 1, not {days}")
+    start, end = _day_bounds(store, site_id, last - timedelta(days=days - 1), last)
+    areas = _areas(store, site_id)
+    shop_ids = {z for z, a in areas.items() if a.kind == "shop"}
+    shops_of: dict[str, set[str]] = defaultdict(set)
+    for s in store.zone_stays(site_id, start, end):
+        if s.zone_id in shop_ids:
+            shops_of[s.visit_id].add(s.zone_id)
+    v = t.visits.c
+    with _conn(store) as conn:
+        rows = conn.execute(
+            sa.select(v.visit_id, v.first_entry, v.is_returning, v.since_previous_s).where(
+                v.site_id == site_id, v.first_entry >= start, v.first_entry < end, v.category == "customer"
+            )
+        ).all()
+    facts = [
+        m.VisitFacts(
+            r.first_entry, bool(r.is_returning), r.since_previous_s, len(shops_of.get(r.visit_id, ()))
+        )
+        for r in rows
+    ]
+    return m.indices(facts, start)
+
+
+def zone_comparison(
+    store: Store, site_id: str, first: date, last: date, zone: str, other: str
+) -> tuple[m.ZoneStats, m.ZoneStats]:
+    """区域对比 (A16)."""
+    start, end = _day_bounds(store, site_id, first, last)
+    return m.zone_comparison(_paths(store, site_id, start, end), _areas(store, site_id), zone, other)
+
+
+def zone_conversion(
+    store: Store, site_id: str, first: date, last: date, from_zone: str, to_zone: str
+) -> m.ZoneConversion:
+    """转化分析 (A16): of the visitors of ``from_zone``, the share that went on to ``to_zone``."""
+    start, end = _day_bounds(store, site_id, first, last)
+    return m.zone_conversion(_paths(store, site_id, start, end), from_zone, to_zone)
+
+
+def dwell(
+    store: Store, site_id: str, first: date, last: date, by: Literal["zone", "floor", "category"] = "zone"
+) -> tuple[m.ZoneStats, ...]:
+    """驻留时长 (A17) per zone, floor or first-level category."""
+    start, end = _day_bounds(store, site_id, first, last)
+    return m.dwell_by(_paths(store, site_id, start, end), _areas(store, site_id), by)
+
+
+def occupancy(
+    store: Store, site_id: str, now: datetime, by: Literal["zone", "floor", "category"] = "zone"
+) -> tuple[tuple[str, int], ...]:
+    """实时驻留人数 (A17): customer visits present at ``now`` per zone, floor or category."""
+    now = _aware(now, "now")
+    return m.occupancy_by(store.open_zone_stays(site_id, now), _areas(store, site_id), by)
+
+
+# ----------------------------------------------------------------------------- A22 audit
+
+
+def accuracy_audit(store: Store, site_id: str, start: datetime, end: datetime) -> m.Audit:
+    """准确率稽核 (A22): every manual count whose period starts in ``[start, end)`` against the system's
+    customer entries (and, for whole-site counts, batches) of the same period and entrance."""
+    start, end = _aware(start, "start"), _aware(end, "end")
+    if end <= start:
+        raise InputError(f"empty time range: {start.isoformat()} .. {end.isoformat()}")
+    counts = store.manual_counts(site_id, start, end)
+    names = {(e.camera_id, e.line_id): e.name for e in store.entrances(site_id)}
+    e, v, b = t.entries.c, t.visits.c, t.batches.c
+    items = []
+    with _conn(store) as conn:
+        for mc in counts:
+            stmt = (
+                sa.select(sa.func.count())
+                .select_from(
+                    t.entries.join(t.visits, sa.and_(v.site_id == e.site_id, v.visit_id == e.visit_id))
+                )
+                .where(e.site_id == site_id, e.at >= mc.start, e.at < mc.end, v.category == "customer")
+            )
+            whole_site = not mc.camera_id and not mc.line_id
+            if not whole_site:
+                stmt = stmt.where(e.camera_id == mc.camera_id, e.line_id == mc.line_id)
+            system = int(conn.execute(stmt).scalar() or 0)
+            system_batches = None
+            if whole_site and mc.batches is not None:
+                system_batches = int(
+                    conn.execute(
+                        sa.select(sa.func.count()).where(
+                            b.site_id == site_id, b.started_at >= mc.start, b.started_at < mc.end, b.size >= 1
+                        )
+                    ).scalar()
+                    or 0
+                )
+            key = (
+                "site"
+                if whole_site
+                else names.get((mc.camera_id, mc.line_id), f"{mc.camera_id}/{mc.line_id}")
+            )
+            label = f"{key} {mc.start.isoformat()}"
+            items.append(m.AuditInput(label, system, mc.entries, system_batches, mc.batches))
+    return m.accuracy_audit(items)

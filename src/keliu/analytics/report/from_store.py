@@ -1,0 +1,99 @@
+"""Reports from the store (报表取数): fill a ``ReportInput`` from the analytics queries, then build.
+
+The numbers come only from ``keliu.analytics.queries`` (which reads the traffic rollups); this
+module maps them onto the report's input: 去重客流 = ``Traffic.visits``, 总进店人次 =
+``Traffic.entries``, 批次 = ``batches``, 新客/回头客 = ``new_visits``/``returning_visits``, 员工 =
+``staff``, 无效客流 = ``invalid``.
+
+What this module must not do: write to the store, define metrics, or read the clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+
+from keliu.analytics import queries
+from keliu.analytics.metrics import Traffic
+from keliu.analytics.report.builder import (
+    HOURS,
+    EntranceCounts,
+    ReportInput,
+    TrafficCounts,
+    build_report_from_input,
+)
+from keliu.analytics.report.model import Report
+from keliu.analytics.report.periods import Period, PeriodKind, custom_period, period_containing
+from keliu.errors import InputError
+from keliu.store import Store
+
+__all__ = ["build_report", "report_input"]
+
+
+def _counts(t: Traffic) -> TrafficCounts:
+    # whole days come from the daily/monthly rollups: their sums are whole numbers
+    return TrafficCounts(
+        customers=round(t.visits),
+        entries=round(t.entries),
+        batches=round(t.batches),
+        staff=round(t.staff),
+        invalid=round(t.invalid),
+        new=round(t.new_visits),
+        returning=round(t.returning_visits),
+    )
+
+
+def _hourly(store: Store, site_id: str, period: Period) -> dict[date, list[int]]:
+    """Customers per local day and wall-clock hour (labels ``YYYY-MM-DD HH:00`` from the query)."""
+    out: dict[date, list[int]] = defaultdict(lambda: [0] * HOURS)
+    trend = queries.trend(store, site_id, period.first_day, period.last_day, "deduplicated", by="hour")
+    for label, value in trend.points:
+        out[date.fromisoformat(label[:10])][int(label[11:13])] += round(value)
+    return dict(out)
+
+
+def report_input(store: Store, site_id: str, period: Period) -> ReportInput:
+    """Everything the report of ``period`` shows for one site, read through the analytics queries."""
+    site = store.site(site_id)
+    if site.timezone != period.tz:
+        raise InputError(f"period is in {period.tz} but site {site_id!r} is in {site.timezone}")
+    days = {d: _counts(queries.traffic(store, site_id, d, d)) for d in period.days}
+    prev = period.previous()
+    previous_daily = queries.trend(store, site_id, prev.first_day, prev.last_day, "deduplicated", by="day")
+    previous_heat = queries.entrance_heat(store, site_id, prev.first_day, prev.last_day, top=None)
+    before = {e.key: round(e.entries) for e in previous_heat.entrances}
+    heat = queries.entrance_heat(store, site_id, period.first_day, period.last_day, top=None)
+    entrances = [EntranceCounts(e.name, round(e.entries), before.get(e.key, 0)) for e in heat.entrances]
+    previous_hourly = None
+    if period.kind is PeriodKind.DAY:
+        previous_hourly = _hourly(store, site_id, prev).get(prev.first_day, [0] * HOURS)
+    return ReportInput(
+        site_name=site.name,
+        period=period,
+        days=days,
+        hourly_customers=_hourly(store, site_id, period),
+        previous_totals=_counts(queries.traffic(store, site_id, prev.first_day, prev.last_day)),
+        previous_daily_customers=[round(v) for _, v in previous_daily.points],
+        previous_hourly_customers=previous_hourly,
+        entrances=entrances,
+    )
+
+
+def build_report(
+    store: Store,
+    site_id: str,
+    kind: PeriodKind | str,
+    day_or_range: date | tuple[date, date],
+    *,
+    generated_at: datetime,
+) -> Report:
+    """The ``kind`` report (day, week, month, year: the one containing the given day; custom: the
+    given ``(first, last)`` days) of one site, in the site's time zone."""
+    tz = store.site(site_id).timezone
+    if isinstance(day_or_range, tuple):
+        if str(kind) != PeriodKind.CUSTOM:
+            raise InputError(f"a {kind!s} report takes one day; only a custom report takes (first, last)")
+        period = custom_period(day_or_range[0], day_or_range[1], tz)
+    else:
+        period = period_containing(kind, day_or_range, tz)
+    return build_report_from_input(report_input(store, site_id, period), generated_at)

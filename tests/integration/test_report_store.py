@@ -1,0 +1,128 @@
+"""Reports built from a real store (SQLite and PostgreSQL) through the analytics queries.
+
+Visits are written with ``Store.save_visits`` (which refreshes the rollups); the report must show
+exactly the counts put in, split by local day and hour in the site's time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from keliu.analytics.report import build_report, export_report
+from keliu.domain.visits import Entry, Exclusion, PersonCategory, Visit
+from keliu.errors import InputError
+from keliu.store import Store, open_store
+from keliu.store.crypto import generate_key
+from keliu.store.reference import Entrance
+
+pytestmark = pytest.mark.integration
+
+SITE = "report-site"
+TZ = ZoneInfo("Asia/Shanghai")
+FIRST, LAST = date(2024, 4, 29), date(2024, 5, 12)  # the week reported and the week before
+GENERATED_AT = datetime(2024, 5, 13, 1, 0, tzinfo=UTC)
+
+
+def customers_on(day: date) -> int:
+    return 3 + day.day % 4
+
+
+def _visits() -> list[Visit]:
+    visits: list[Visit] = []
+    day = FIRST
+    while day <= LAST:
+        for i in range(customers_on(day)):
+            at = datetime(day.year, day.month, day.day, 10 + i, 15, tzinfo=TZ)
+            door = "main" if i % 3 else "side"
+            entries = [Entry(at, "cam1", door)]
+            if i == 0:  # one re-entry a day: 总进店人次 = customers + 1
+                entries.append(Entry(at + timedelta(minutes=20), "cam1", door))
+            visits.append(
+                Visit(
+                    f"{day}-c{i}",
+                    SITE,
+                    PersonCategory.CUSTOMER,
+                    at,
+                    entries,
+                    batch_id=f"{day}-b{i // 2}",
+                    returning=i == 1,
+                )
+            )
+        for kind, reason in ((PersonCategory.STAFF, "staff:王"), (PersonCategory.INVALID, "courier:meituan")):
+            at = datetime(day.year, day.month, day.day, 9, 30, tzinfo=TZ)
+            visits.append(
+                Visit(
+                    f"{day}-{kind}",
+                    SITE,
+                    kind,
+                    at,
+                    [Entry(at, "cam1", "main")],
+                    exclusion=Exclusion(kind, reason, 1.0),
+                )
+            )
+        day += timedelta(days=1)
+    return visits
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url, key=generate_key())
+    try:
+        s.upsert_site(SITE, "北京朝阳展厅", "Asia/Shanghai")
+        s.upsert_camera(SITE, "cam1")
+        s.set_entrances(SITE, [Entrance("cam1", "main", "正门"), Entrance("cam1", "side", "侧门")])
+        s.save_visits(_visits())
+        yield s
+    finally:
+        s.close()
+
+
+def test_week_report_from_store(store: Store, tmp_path: Path) -> None:
+    report = build_report(store, SITE, "week", date(2024, 5, 9), generated_at=GENERATED_AT)
+    week = [date(2024, 5, 6) + timedelta(days=i) for i in range(7)]
+    before = [d - timedelta(days=7) for d in week]
+    customers = sum(customers_on(d) for d in week)
+    assert report.site_name == "北京朝阳展厅"
+    assert (report.period.first_day, report.period.last_day) == (week[0], week[-1])
+    assert report.kpi("customers").value == customers
+    assert report.kpi("customers").previous == sum(customers_on(d) for d in before)
+    assert report.kpi("entries").value == customers + 7
+    assert report.kpi("staff").value == 7 and report.kpi("invalid").value == 7
+    assert report.kpi("returning").value == 7 and report.kpi("new").value == customers - 7
+    assert report.kpi("batches").value == sum((customers_on(d) + 1) // 2 for d in week)
+    daily = next(t for t in report.tables if t.key == "daily")
+    assert [r[1] for r in daily.rows] == [customers_on(d) for d in week]
+    # hour of day: customer i of each day arrives at 10+i o'clock local time
+    profile = next(c for c in report.charts if c.key == "hour_profile").series[0].values
+    assert profile[10] == 7 and profile[9] == 0
+    assert profile[16] == sum(1 for d in week if customers_on(d) > 6)
+    entrances = next(t for t in report.tables if t.key == "entrances")
+    assert {r[0] for r in entrances.rows} == {"正门", "侧门"}
+    assert sum(r[1] for r in entrances.rows) == report.kpi("entries").value  # customer entries only
+
+    files = export_report(report, tmp_path, formats=("html", "xlsx"))
+    wb = openpyxl.load_workbook(files[1])
+    assert wb.worksheets[0].cell(2, 2).value == customers
+
+
+def test_day_report_from_store_and_errors(store: Store) -> None:
+    report = build_report(store, SITE, "day", date(2024, 5, 12), generated_at=GENERATED_AT)
+    hourly = next(t for t in report.tables if t.key == "hourly")
+    assert [r[1] for r in hourly.rows] == [
+        1 if 10 <= h < 10 + customers_on(date(2024, 5, 12)) else 0 for h in range(24)
+    ]
+    assert [r[2] for r in hourly.rows][10] == 1  # the day before, same hour
+    custom = build_report(
+        store, SITE, "custom", (date(2024, 5, 1), date(2024, 5, 3)), generated_at=GENERATED_AT
+    )
+    assert custom.kpi("customers").value == sum(customers_on(date(2024, 5, d)) for d in (1, 2, 3))
+    with pytest.raises(InputError, match="unknown site"):
+        build_report(store, "nowhere", "day", date(2024, 5, 12), generated_at=GENERATED_AT)
+    with pytest.raises(InputError, match="inverted"):
+        build_report(store, SITE, "custom", (date(2024, 5, 3), date(2024, 5, 1)), generated_at=GENERATED_AT)
