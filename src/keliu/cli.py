@@ -21,6 +21,7 @@ import typer
 
 from keliu.cli_analytics import register as _register_analytics
 from keliu.cli_demo_seed import register as _register_demo_seed
+from keliu.cli_forecast import register as _register_forecast
 from keliu.config import CameraConfig, LineConfig, SiteConfig, load_site_config
 from keliu.domain.counting import CrossingEvent
 from keliu.errors import ConfigError, KeliuError
@@ -52,6 +53,7 @@ app.add_typer(exclusion_app, name="exclusion")
 app.add_typer(demo_app, name="demo")
 _register_demo_seed(demo_app)  # keliu demo seed (keliu.cli_demo_seed)
 
+_register_forecast(app)  # keliu forecast (keliu.cli_forecast)
 _register_analytics(app)  # dashboard, analytics METRIC, import, rollups (keliu.cli_analytics)
 
 

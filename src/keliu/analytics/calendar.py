@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -38,9 +38,7 @@ __all__ = [
     "DayInfo",
     "DayKind",
     "Festival",
-    "HolidayComparison",
     "HolidayPeriod",
-    "compare_holiday",
     "day_info",
     "day_kind_function",
     "days",
@@ -472,59 +470,3 @@ def normal_days(period: HolidayPeriod, weeks: int = 4) -> list[DayInfo]:
         for info in days(start, period.start - dt.timedelta(days=1))
         if info.kind in ("workday", "weekend") and not info.festivals
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class HolidayComparison:
-    """Mean daily value of a break against normal days, the previous break and last year's break.
-
-    ``*_change`` is a relative change (0.25 = +25 %), ``None`` where there is nothing to compare.
-    """
-
-    period: HolidayPeriod
-    mean: float | None
-    normal_mean: float | None
-    previous: HolidayPeriod | None
-    previous_mean: float | None
-    last_year: HolidayPeriod | None
-    last_year_mean: float | None
-    vs_normal: float | None
-    vs_previous: float | None
-    vs_last_year: float | None
-
-
-def _mean_over(daily: Mapping[dt.date, float], dates: Iterable[dt.date]) -> float | None:
-    values = [float(daily[d]) for d in dates if d in daily]
-    return sum(values) / len(values) if values else None
-
-
-def _change(value: float | None, reference: float | None) -> float | None:
-    if value is None or reference is None or reference == 0:
-        return None
-    return value / reference - 1.0
-
-
-def compare_holiday(
-    daily: Mapping[dt.date, float], period: HolidayPeriod, weeks: int = 4
-) -> HolidayComparison:
-    """Compare one break's mean daily traffic (客流) with normal days before it, with the previous
-    break and with the same break last year. ``daily`` maps dates to daily totals; missing dates are
-    left out of the means (they are not taken as zero)."""
-    previous = previous_period(period)
-    last_year = same_period_last_year(period)
-    mean = _mean_over(daily, period.dates())
-    normal = _mean_over(daily, (i.date for i in normal_days(period, weeks)))
-    previous_mean = _mean_over(daily, previous.dates()) if previous else None
-    last_year_mean = _mean_over(daily, last_year.dates()) if last_year else None
-    return HolidayComparison(
-        period=period,
-        mean=mean,
-        normal_mean=normal,
-        previous=previous,
-        previous_mean=previous_mean,
-        last_year=last_year,
-        last_year_mean=last_year_mean,
-        vs_normal=_change(mean, normal),
-        vs_previous=_change(mean, previous_mean),
-        vs_last_year=_change(mean, last_year_mean),
-    )
