@@ -22,6 +22,7 @@ import typer
 from keliu.cli_analytics import register as _register_analytics
 from keliu.cli_demo_seed import register as _register_demo_seed
 from keliu.cli_forecast import register as _register_forecast
+from keliu.cli_options import DbOpt, SiteOpt
 from keliu.config import CameraConfig, LineConfig, SiteConfig, load_site_config
 from keliu.domain.counting import CrossingEvent
 from keliu.errors import ConfigError, KeliuError
@@ -371,16 +372,6 @@ def demo_live(
     run_live_view(cam, _run_camera, stride)
 
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="KELIU_DATABASE_URL",
-        help="Store URL (postgresql://…); default: SQLite in KELIU_HOME.",
-        show_default=False,
-    ),
-]
-SiteOpt = Annotated[str, typer.Option("--site", help="Site id.")]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from keliu.cli_options import DbOpt, SiteOpt
 from keliu.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -38,17 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["METRIC_NAMES", "register"]
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="KELIU_DATABASE_URL",
-        help="Store URL (postgresql://…); default: SQLite in KELIU_HOME.",
-        show_default=False,
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
-SiteOpt = Annotated[str, typer.Option("--site", help="Site id.")]
 FileArg = Annotated[Path, typer.Argument(help="The CSV file (UTF-8, header line first).")]
 
 

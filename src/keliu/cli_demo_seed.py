@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from keliu.cli_options import DbOpt
 from keliu.errors import InputError
 
 __all__ = ["parse_end_date", "register"]
@@ -43,15 +44,7 @@ def register(demo_app: typer.Typer) -> None:
         seed_value: Annotated[
             int, typer.Option("--seed", help="Random seed: the same seed gives the same data.")
         ] = 0,
-        db: Annotated[
-            str | None,
-            typer.Option(
-                "--db",
-                envvar="KELIU_DATABASE_URL",
-                help="Store URL (postgresql://…); default: SQLite in KELIU_HOME.",
-                show_default=False,
-            ),
-        ] = None,
+        db: DbOpt = None,
     ) -> None:
         """Seed a store with simulated visits of a demo chain; re-seeding replaces those sites' days."""
         import time

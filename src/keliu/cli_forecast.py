@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from keliu.cli_options import DbOpt
 from keliu.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -174,12 +175,7 @@ def register(app: typer.Typer) -> None:
         metric: Annotated[
             str, typer.Option("--metric", help="With --site: deduplicated (去重, default) or total.")
         ] = "deduplicated",
-        db: Annotated[
-            str | None,
-            typer.Option(
-                "--db", envvar="KELIU_DATABASE_URL", help="With --site: store URL.", show_default=False
-            ),
-        ] = None,
+        db: DbOpt = None,
         horizon: Annotated[
             int | None,
             typer.Option("--horizon", help="Steps to forecast (default one week: 168 hourly or 7 daily)."),
