@@ -395,6 +395,13 @@ _METRICS: dict[str, _Metric] = {
         (*_RANGE, "--from-zone", "--to-zone"),
         _zone_conversion,
     ),
+    "paths": _Metric(
+        "动线分析",
+        "where each shop's visitors came from, went next, and also went",
+        "required",
+        _RANGE,
+        lambda q, s, a: q.paths(s, a.site, *a.days()),
+    ),
     "dwell": _Metric(
         "驻留时长",
         "mean and median stay",

@@ -371,6 +371,13 @@ def test_zone_metrics(store: Store) -> None:
         "2": 1,
     }
     assert q.occupancy(store, "s1", t0 + timedelta(minutes=10)) == (("f1", 1), ("f2", 1), ("s1", 1))
+    (flow,) = q.paths(store, "s1", date(2025, 3, 8), date(2025, 3, 8))  # floors are not steps of a path
+    assert (flow.zone_id, flow.visits, flow.came_from, flow.went_to) == (
+        "s1",
+        1,
+        (("(entrance)", 1),),
+        (("(exit)", 1),),
+    )
     with pytest.raises(InputError, match="unknown visits"):
         store.save_visit_zones("s1", [ZoneStay("nobody", "f1", t0)])
 

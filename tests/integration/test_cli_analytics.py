@@ -247,6 +247,7 @@ def cases() -> list[tuple[list[str], Any]]:
             ["zone-conversion", *s1, *day, "--from-zone", "A", "--to-zone", "B"],
             lambda s: q.zone_conversion(s, "s1", D, D, "A", "B"),
         ),
+        (["paths", *s1, *day], lambda s: q.paths(s, "s1", D, D)),
         (["dwell", *s1, *day, "--by", "zone"], lambda s: q.dwell(s, "s1", D, D, "zone")),
         (
             ["occupancy", *s1, "--at", NOW_ISO],

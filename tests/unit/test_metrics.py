@@ -448,3 +448,31 @@ def test_accuracy_audit_like_the_seed() -> None:
     assert site.batch_match == approx(1 - 5 / 30)  # 83.3 %
     assert audit.overall.system == 893 + 1122 + 2015 and audit.overall.manual == 4000
     assert m.wilson_interval(0, 0) is None
+
+
+def test_zone_flows_paths_and_association() -> None:
+    """docs/metrics.md, 动线分析 (A19): V1 粤菜馆 → 书店 → 粤菜馆, V2 书店 → L2南区 (with the floor zone
+    L2 in between, left out), V3 粤菜馆 only."""
+    paths = [
+        path("V1", ("s1", 0, 10), ("s2", 12, 30), ("s1", 31, 40)),
+        path("V2", ("s2", 0, 5), ("f2", 5, 6), ("B", 6, 20)),
+        path("V3", ("s1", 0, 15), ("s1", 16, 20)),  # two stays in a row in one shop: one step
+    ]
+    flows = {f.zone_id: f for f in m.zone_flows(paths, AREAS)}
+    assert [f.zone_id for f in m.zone_flows(paths, AREAS)] == ["s1", "s2", "B"]  # busiest first
+    s1, s2, b = flows["s1"], flows["s2"], flows["B"]
+    assert (s1.name, s1.visits) == ("粤菜馆", 2)
+    assert s1.came_from == ((m.ENTRANCE, 2), ("s2", 1))
+    assert s1.went_to == ((m.EXIT, 2), ("s2", 1))
+    assert s1.association == (("s2", 1, 0.5),)
+    assert s2.came_from == ((m.ENTRANCE, 1), ("s1", 1))
+    assert s2.went_to == (("B", 1), ("s1", 1))
+    assert s2.association == (("B", 1, 0.5), ("s1", 1, 0.5))
+    assert (b.visits, b.came_from, b.went_to, b.association) == (
+        1,
+        (("s2", 1),),
+        ((m.EXIT, 1),),
+        (("s2", 1, 1.0),),
+    )
+    assert "f2" not in flows
+    assert m.zone_flows([], AREAS) == ()

@@ -32,6 +32,8 @@ from keliu.store.rollups import (
 
 __all__ = [
     "AGE_BINS",
+    "ENTRANCE",
+    "EXIT",
     "HIGH_FREQUENCY_S",
     "RETURN_BUCKETS",
     "TIME_SLOTS",
@@ -73,6 +75,7 @@ __all__ = [
     "VisitFacts",
     "VisitPath",
     "ZoneConversion",
+    "ZoneFlow",
     "ZoneStats",
     "accuracy",
     "accuracy_audit",
@@ -112,6 +115,7 @@ __all__ = [
     "within_business_hours",
     "zone_comparison",
     "zone_conversion",
+    "zone_flows",
 ]
 
 MetricName = Literal["total", "deduplicated", "new", "returning", "batches"]
@@ -1103,6 +1107,68 @@ def occupancy_by(
         if key is not None:
             present[key].add(s.visit_id)
     return tuple(sorted(((k, len(v)) for k, v in present.items()), key=lambda x: (-x[1], x[0])))
+
+
+# ------------------------------------------------------------------------ A19 paths and association
+
+ENTRANCE = "(entrance)"  # 入口: a flow that starts at the zone (no zone before it)
+EXIT = "(exit)"  # 离开: a flow that ends at the zone (no zone after it)
+
+
+@dataclass(frozen=True)
+class ZoneFlow:
+    """动线 / 关联 (A19) of one shop or zone: how many customer visits reached it, where they came from
+    (the zone visited just before it, or ``ENTRANCE``) and went next (the zone just after, or
+    ``EXIT``), each most first, and 关联度 association: for every other zone, the visits that reached
+    both and that count over this zone's visits."""
+
+    zone_id: str
+    name: str
+    visits: int
+    came_from: tuple[tuple[str, int], ...]
+    went_to: tuple[tuple[str, int], ...]
+    association: tuple[tuple[str, int, float], ...]
+
+
+def _route(path: VisitPath, zones: Collection[str]) -> list[str]:
+    """The zones of ``zones`` a visit went through, in time order, a stay in the zone it is already in
+    merged into it (A → A → B is A → B)."""
+    route: list[str] = []
+    for stay in sorted(path.stays, key=lambda s: (s.entered_at, s.zone_id)):
+        if stay.zone_id in zones and (not route or route[-1] != stay.zone_id):
+            route.append(stay.zone_id)
+    return route
+
+
+def zone_flows(paths: Iterable[VisitPath], areas: Mapping[str, Area]) -> tuple[ZoneFlow, ...]:
+    """A19 over the shops, areas and reception zones of ``areas`` (floor zones are left out: they hold
+    the shops and would sit between every two of them), busiest zone first."""
+    zones = {z for z, a in areas.items() if a.kind != "floor"}
+    came: dict[str, Counter[str]] = defaultdict(Counter)
+    went: dict[str, Counter[str]] = defaultdict(Counter)
+    reached: dict[str, set[str]] = defaultdict(set)
+    for path in paths:
+        route = _route(path, zones)
+        for i, zone in enumerate(route):
+            came[zone][route[i - 1] if i else ENTRANCE] += 1
+            went[zone][route[i + 1] if i + 1 < len(route) else EXIT] += 1
+            reached[zone].add(path.visit_id)
+
+    def ranked(counter: Counter[str]) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    flows = []
+    for zone, visitors in reached.items():
+        shared = [(other, len(visitors & reached[other])) for other in reached if other != zone]
+        association = tuple(
+            (other, n, n / len(visitors)) for other, n in sorted(shared, key=lambda x: (-x[1], x[0])) if n
+        )
+        flows.append(
+            ZoneFlow(
+                zone, areas[zone].name, len(visitors), ranked(came[zone]), ranked(went[zone]), association
+            )
+        )
+    return tuple(sorted(flows, key=lambda f: (-f.visits, f.zone_id)))
 
 
 # -------------------------------------------------------------------------- A20 multi-store

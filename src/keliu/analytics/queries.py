@@ -48,6 +48,7 @@ __all__ = [
     "kpis",
     "multi_store",
     "occupancy",
+    "paths",
     "peaks",
     "profile",
     "return_intervals",
@@ -828,6 +829,13 @@ def zone_conversion(
     """转化分析 (A16): of the visitors of ``from_zone``, the share that went on to ``to_zone``."""
     start, end = _day_bounds(store, site_id, first, last)
     return m.zone_conversion(_paths(store, site_id, start, end), from_zone, to_zone)
+
+
+def paths(store: Store, site_id: str, first: date, last: date) -> tuple[m.ZoneFlow, ...]:
+    """动线分析 / 关联度 (A19): per shop or zone, where its customers came from and went next, and
+    which other zones they also visited."""
+    start, end = _day_bounds(store, site_id, first, last)
+    return m.zone_flows(_paths(store, site_id, start, end), _areas(store, site_id))
 
 
 def dwell(
