@@ -466,6 +466,9 @@ def _analytics_help() -> str:
 # ----------------------------------------------------------------------------- rendering
 
 _LABELS: dict[str, str] = {
+    "came_from": "来源 came from",
+    "went_to": "去向 went next",
+    "association": "关联度 association (visits, share)",
     "entries": "总客流 entries",
     "entries_outside_hours": "营业时间外进店 entries outside hours",
     "visits": "去重客流 visits",
@@ -665,8 +668,15 @@ def _fmt(key: str, value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple | list):
+        if value and all(isinstance(v, tuple | list) for v in value):  # ranked pairs: "a 3, b 2, …"
+            shown = [" ".join(_fmt("", x) for x in v) for v in value[:_MAX_PAIRS]]
+            more = f", … (+{len(value) - _MAX_PAIRS})" if len(value) > _MAX_PAIRS else ""
+            return ", ".join(shown) + more
         return " / ".join(_fmt(leaf, v) for v in value) or "—"
     return str(value)
+
+
+_MAX_PAIRS = 6  # ranked pairs shown in a table cell (--json has them all)
 
 
 def _is_rows(value: Any) -> bool:
