@@ -147,7 +147,7 @@ class CountingConfig(_Strict):
         0.0, title="Dead band", description="Band around lines, as a fraction of frame height.", ge=0, le=0.2
     )
     extend_frac: float = Field(
-        0.1, title="Line end tolerance", description="Lines count this fraction past their ends.", ge=0, le=1
+        0.0, title="Line end tolerance", description="Lines count this fraction past their ends.", ge=0, le=1
     )
 
 
