@@ -72,9 +72,8 @@ def test_a_small_seed_fills_every_table_and_re_seeding_replaces_it(store: Store)
     after = _snapshot(store)
     v = t.visits.c
     with store.engine.connect() as conn:
-        per_site = dict(
-            conn.execute(sa.select(v.site_id, sa.func.count()).group_by(v.site_id)).tuples().all()
-        )
+        rows = conn.execute(sa.select(v.site_id, sa.func.count().label("n")).group_by(v.site_id))
+        per_site = {r.site_id: r.n for r in rows}
     assert per_site["demo-002"] == sum(1 for r in first["visits"] if r[0] == "demo-002")
     assert after["visits"] != first["visits"]
 
