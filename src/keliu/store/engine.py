@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -30,6 +31,7 @@ __all__ = [
     "MIGRATIONS",
     "create_store_engine",
     "default_url",
+    "in_values",
     "insert_rows",
     "safe_url",
     "upgrade",
@@ -113,6 +115,14 @@ def create_store_engine(url: str | None = None) -> sa.Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def in_values(conn: sa.Connection, column: Any, values: Sequence[str]) -> Any:
+    """``column IN values``: one array parameter on PostgreSQL (``= ANY(…)``: cheap to send and to
+    plan however many values), the usual list on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.cast(sa.literal(list(values)), postgresql.ARRAY(sa.String())))
+    return column.in_(values)
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -14,7 +14,7 @@ stays of visits (驻留).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from keliu.errors import InputError
 from keliu.store import rollups
 from keliu.store import schema as t
-from keliu.store.engine import insert_rows
+from keliu.store.engine import in_values, insert_rows
 
 __all__ = [
     "Area",
@@ -44,7 +44,7 @@ __all__ = [
 
 AreaKind = Literal["shop", "floor", "area", "reception"]
 TargetMetric = Literal["total", "deduplicated"]
-_CHUNK = 500
+_CHUNK = 5000  # ids per statement (see repository._CHUNK)
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -520,22 +520,33 @@ class ReferenceData:
         return len(rows)
 
     def _write_visit_zones(
-        self, conn: sa.Connection, site_id: str, ids: Sequence[str], rows: list[dict[str, Any]]
+        self,
+        conn: sa.Connection,
+        site_id: str,
+        ids: Sequence[str],
+        rows: list[dict[str, Any]],
+        stored: Collection[str] | None = None,
     ) -> None:
-        """Replace the zone stays of the (stored) visits ``ids`` with ``rows``."""
+        """Replace the zone stays of the visits ``ids`` with ``rows``. ``stored``: the visits that were
+        stored before this transaction, when the caller has checked that every one of ``ids`` is stored
+        now (only those can have stays to replace)."""
         v, z = t.visits.c, t.visit_zones.c
-        found: set[str] = set()
-        for chunk in _chunks(ids):
-            found.update(
-                conn.execute(
-                    sa.select(v.visit_id).where(v.site_id == site_id, v.visit_id.in_(chunk))
-                ).scalars()
+        if stored is None:
+            found: set[str] = set()
+            for chunk in _chunks(ids):
+                found.update(
+                    conn.execute(
+                        sa.select(v.visit_id).where(v.site_id == site_id, in_values(conn, v.visit_id, chunk))
+                    ).scalars()
+                )
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise InputError(f"unknown visits of site {site_id!r}: {', '.join(missing[:5])}")
+            stored = found
+        for chunk in _chunks([i for i in ids if i in stored]):
+            conn.execute(
+                sa.delete(t.visit_zones).where(z.site_id == site_id, in_values(conn, z.visit_id, chunk))
             )
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise InputError(f"unknown visits of site {site_id!r}: {', '.join(missing[:5])}")
-        for chunk in _chunks(ids):
-            conn.execute(sa.delete(t.visit_zones).where(z.site_id == site_id, z.visit_id.in_(chunk)))
         if rows:
             insert_rows(conn, t.visit_zones, rows)
 

@@ -8,7 +8,7 @@ outages surface as :class:`keliu.store.errors.StoreUnavailable`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +39,7 @@ from keliu.errors import ConfigError, InputError
 from keliu.store import rollups
 from keliu.store import schema as t
 from keliu.store.crypto import SignatureCipher
-from keliu.store.engine import insert_rows, one_line
+from keliu.store.engine import in_values, insert_rows, one_line
 from keliu.store.errors import StoreUnavailable
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
 from keliu.store.summary import Bucket, SummaryRow, local_buckets
@@ -48,7 +48,7 @@ from keliu.store.types import UTCDateTime
 __all__ = ["CameraRecord", "SiteRecord", "Store"]
 
 T = TypeVar("T")
-_CHUNK = 500  # ids or buckets per statement (keeps bound parameters well under both engines' limits)
+_CHUNK = 5000  # ids or buckets per statement: under SQLite's 32 766 bound parameters and PG's 65 535
 _CUSTOMER = PersonCategory.CUSTOMER.value
 _STAFF = PersonCategory.STAFF.value
 _INVALID = PersonCategory.INVALID.value
@@ -557,14 +557,21 @@ class Store(ReferenceData):
         stay_ids = sorted({r["visit_id"] for r in stay_rows})
         with self._begin() as conn:
             site = self._site(conn, site_id)
-            touched = sorted(set(ids) | set(stay_ids))
-            before, batch_ids = rollups.visit_instants(conn, site_id, touched)
+            stored = rollups.stored_visits(conn, site_id, sorted(set(ids) | set(stay_ids)))
+            missing = [i for i in stay_ids if i not in stored and i not in latest]
+            if missing:
+                raise InputError(f"unknown visits of site {site_id!r}: {', '.join(missing[:5])}")
+            # only stored visits counted anywhere before; new ones are read from the objects below
+            before, batch_ids = rollups.visit_instants(conn, site_id, sorted(stored))
             if latest:
-                self._save_site_visits(conn, site_id, list(latest.values()))
+                self._save_site_visits(conn, site_id, list(latest.values()), stored=stored)
             if stay_ids:
-                self._write_visit_zones(conn, site_id, stay_ids, stay_rows)
+                self._write_visit_zones(conn, site_id, stay_ids, stay_rows, stored=stored.keys())
             hours = self._write_passby(conn, site_id, passby)
-            after, _ = rollups.visit_instants(conn, site_id, touched, batch_ids)
+            after = [_aware(v.first_entry, "first_entry") for v in latest.values()]
+            after += [_aware(e.at, "entry time") for v in latest.values() for e in v.entries]
+            batch_ids |= {v.batch_id for v in latest.values() if v.batch_id is not None}
+            after += rollups.batch_starts(conn, site_id, batch_ids)
             rollups.refresh_instants(conn, site_id, site.timezone, [*before, *after, *hours])
         return len(latest)
 
@@ -578,24 +585,28 @@ class Store(ReferenceData):
             deleted = 0
             for chunk in _chunks(ids):
                 deleted += conn.execute(
-                    sa.delete(t.visits).where(t.visits.c.site_id == site_id, t.visits.c.visit_id.in_(chunk))
+                    sa.delete(t.visits).where(
+                        t.visits.c.site_id == site_id, in_values(conn, t.visits.c.visit_id, chunk)
+                    )
                 ).rowcount
             self._refresh_batches(conn, site_id, sorted(batch_ids))
             rollups.refresh_instants(conn, site_id, site.timezone, instants)
         return deleted
 
-    def _save_site_visits(self, conn: sa.Connection, site_id: str, site_visits: list[Visit]) -> None:
-        c = t.visits.c
+    def _save_site_visits(
+        self,
+        conn: sa.Connection,
+        site_id: str,
+        site_visits: list[Visit],
+        stored: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Upsert ``site_visits`` with their entries and batches. ``stored``: which of them are already
+        stored, with their stored batch id, when the caller has read that already."""
         ids = [v.visit_id for v in site_visits]
+        if stored is None:
+            stored = rollups.stored_visits(conn, site_id, ids)
         touched_batches: set[str] = {v.batch_id for v in site_visits if v.batch_id is not None}
-        for chunk in _chunks(ids):
-            touched_batches.update(
-                conn.execute(
-                    sa.select(c.batch_id).where(
-                        c.site_id == site_id, c.visit_id.in_(chunk), c.batch_id.is_not(None)
-                    )
-                ).scalars()
-            )
+        touched_batches.update(b for b in stored.values() if b is not None)
         rows = []
         entry_rows: dict[tuple[str, datetime, str, str], dict[str, Any]] = {}
         for v in site_visits:
@@ -629,10 +640,13 @@ class Store(ReferenceData):
                     "camera_id": e.camera_id,
                     "line_id": e.line_id,
                 }
-        _upsert(conn, t.visits, rows, ["site_id", "visit_id"])
-        for chunk in _chunks(ids):
+        insert_rows(conn, t.visits, [r for r in rows if r["visit_id"] not in stored])  # new: plain insert
+        _upsert(conn, t.visits, [r for r in rows if r["visit_id"] in stored], ["site_id", "visit_id"])
+        for chunk in _chunks([i for i in ids if i in stored]):  # new visits have no entries to replace
             conn.execute(
-                sa.delete(t.entries).where(t.entries.c.site_id == site_id, t.entries.c.visit_id.in_(chunk))
+                sa.delete(t.entries).where(
+                    t.entries.c.site_id == site_id, in_values(conn, t.entries.c.visit_id, chunk)
+                )
             )
         if entry_rows:
             insert_rows(conn, t.entries, list(entry_rows.values()))
@@ -643,7 +657,7 @@ class Store(ReferenceData):
         for chunk in _chunks(batch_ids):
             found = conn.execute(
                 sa.select(c.batch_id, sa.func.count(), sa.func.min(c.first_entry))
-                .where(c.site_id == site_id, c.batch_id.in_(chunk), c.category == _CUSTOMER)
+                .where(c.site_id == site_id, in_values(conn, c.batch_id, chunk), c.category == _CUSTOMER)
                 .group_by(c.batch_id)
             ).all()
             rows = [
@@ -654,7 +668,9 @@ class Store(ReferenceData):
             gone = set(chunk) - {r["batch_id"] for r in rows}
             if gone:
                 conn.execute(
-                    sa.delete(t.batches).where(t.batches.c.site_id == site_id, t.batches.c.batch_id.in_(gone))
+                    sa.delete(t.batches).where(
+                        t.batches.c.site_id == site_id, in_values(conn, t.batches.c.batch_id, sorted(gone))
+                    )
                 )
 
     def visits(self, site_id: str, start: datetime, end: datetime) -> list[Visit]:

@@ -31,9 +31,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from keliu.store import schema as t
+from keliu.store.engine import in_values as _in
 from keliu.store.engine import insert_rows
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "RECEPTION_KIND",
     "RETURN_BUCKETS",
     "RefreshStats",
+    "batch_starts",
     "floor_local_hour",
     "is_high_frequency",
     "is_received",
@@ -53,6 +54,7 @@ __all__ = [
     "refresh",
     "refresh_instants",
     "return_bucket",
+    "stored_visits",
     "visit_instants",
     "within_business_hours",
 ]
@@ -70,7 +72,7 @@ DEFAULT_WEEK_START = 0  # Monday
 OUTSIDE_HOURS_REASON = "outside_hours"
 RECEPTION_KIND = "reception"
 _CUSTOMER, _STAFF, _INVALID = "customer", "staff", "invalid"
-_CHUNK = 500
+_CHUNK = 5000  # ids per statement (see repository._CHUNK)
 _HOUR = timedelta(hours=1)
 _MAX_RUN = timedelta(days=31)  # at most this much raw data is read per refresh step
 _IDX = {name: i for i, name in enumerate(t.ROLLUP_METRICS)}
@@ -174,13 +176,6 @@ def _profile(conn: sa.Connection, site_id: str) -> tuple[float, dict[int, tuple[
 
 def _zero() -> list[float]:
     return [0] * len(t.ROLLUP_METRICS)
-
-
-def _in(conn: sa.Connection, column: Any, values: Sequence[str]) -> Any:
-    """``column IN values``: one array parameter on PostgreSQL (cheap to plan), a list on SQLite."""
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.cast(sa.literal(list(values)), ARRAY(sa.String())))
-    return column.in_(values)
 
 
 def _hourly_rows(
@@ -438,7 +433,7 @@ def visit_instants(
 ) -> tuple[list[datetime], set[str]]:
     """The times at which the stored visits ``visit_ids`` count in the rollups (first entries, entries)
     and the start times of their batches and of ``batch_ids``; also every batch id involved."""
-    v, e, bt = t.visits.c, t.entries.c, t.batches.c
+    v, e = t.visits.c, t.entries.c
     instants: list[datetime] = []
     batches = set(batch_ids)
     for i in range(0, len(visit_ids), _CHUNK):
@@ -452,13 +447,35 @@ def visit_instants(
         instants.extend(
             conn.execute(sa.select(e.at).where(e.site_id == site_id, _in(conn, e.visit_id, chunk))).scalars()
         )
-    ordered = sorted(batches)
+    instants.extend(batch_starts(conn, site_id, batches))
+    return instants, batches
+
+
+def batch_starts(conn: sa.Connection, site_id: str, batch_ids: Iterable[str]) -> list[datetime]:
+    """The stored start times of the batches ``batch_ids`` (batches no longer stored have none)."""
+    bt = t.batches.c
+    ordered = sorted(set(batch_ids))
+    starts: list[datetime] = []
     for i in range(0, len(ordered), _CHUNK):
-        instants.extend(
+        starts.extend(
             conn.execute(
                 sa.select(bt.started_at).where(
                     bt.site_id == site_id, _in(conn, bt.batch_id, ordered[i : i + _CHUNK])
                 )
             ).scalars()
         )
-    return instants, batches
+    return starts
+
+
+def stored_visits(conn: sa.Connection, site_id: str, visit_ids: Sequence[str]) -> dict[str, str | None]:
+    """Which of ``visit_ids`` are stored, each with its stored batch id."""
+    v = t.visits.c
+    found: dict[str, str | None] = {}
+    for i in range(0, len(visit_ids), _CHUNK):
+        rows = conn.execute(
+            sa.select(v.visit_id, v.batch_id).where(
+                v.site_id == site_id, _in(conn, v.visit_id, visit_ids[i : i + _CHUNK])
+            )
+        )
+        found.update((r.visit_id, r.batch_id) for r in rows)
+    return found
