@@ -13,6 +13,7 @@ whole process, start-up and model loading included.
 
 from __future__ import annotations
 
+import base64
 import os
 import statistics
 import subprocess
@@ -42,7 +43,11 @@ def _process_wall(name: str) -> float:
         home = Path(tmp) / "home"
         home.mkdir()
         (home / "models").symlink_to(models_dir(), target_is_directory=True)
-        env = {**os.environ, "KELIU_HOME": str(home), "KELIU_SIGNATURE_KEY": "00" * 32}
+        env = {
+            **os.environ,
+            "KELIU_HOME": str(home),
+            "KELIU_SIGNATURE_KEY": base64.b64encode(bytes(32)).decode(),
+        }
         return _timed(
             [sys.executable, "-m", "keliu.cli", "process", "--config", str(SITES / f"{name}.yaml")], env=env
         )

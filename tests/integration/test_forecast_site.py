@@ -3,6 +3,7 @@ SQLite and the real PostgreSQL, with the simulated chain as history."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_forecast_of_a_stored_site(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KELIU_SIGNATURE_KEY", "11" * 32)
+    monkeypatch.setenv("KELIU_SIGNATURE_KEY", base64.b64encode(bytes(range(32))).decode())
     (site,) = chain_profiles(1, seed=3)
     zone = ZoneInfo("Asia/Shanghai")
     yesterday = datetime.now(UTC).astimezone(zone).date() - timedelta(days=1)
