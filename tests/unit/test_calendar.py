@@ -172,7 +172,7 @@ def test_previous_and_last_year_periods() -> None:
 def test_normal_days_before_a_break_are_ordinary_days() -> None:
     """The comparison days of A13 (the metric itself is ``keliu.analytics.metrics.holiday_stats``)."""
     [national] = [p for p in holiday_periods(2025) if p.key == "national_day"]
-    normal = normal_days(national)
+    normal = normal_days(national.start)
     assert normal and all(n.kind in ("workday", "weekend") and not n.festivals for n in normal)
     assert date(2025, 9, 28) not in {n.date for n in normal}  # a make-up working day is not normal
     assert max(n.date for n in normal) < national.start

@@ -459,14 +459,14 @@ def same_period_last_year(period: HolidayPeriod) -> HolidayPeriod | None:
     return None
 
 
-def normal_days(period: HolidayPeriod, weeks: int = 4) -> list[DayInfo]:
-    """Ordinary days (plain workdays and weekends, no festival, no break) in the ``weeks`` before ``period``.
+def normal_days(first: dt.date, weeks: int = 4) -> list[DayInfo]:
+    """Ordinary days (plain workdays and weekends, no festival, no break) in the ``weeks`` before the
+    day ``first`` (a break's first day, or a festival day).
 
     These are the 'normal days' a holiday burst is measured against.
     """
-    start = period.start - dt.timedelta(weeks=weeks)
     return [
         info
-        for info in days(start, period.start - dt.timedelta(days=1))
+        for info in days(first - dt.timedelta(weeks=weeks), first - dt.timedelta(days=1))
         if info.kind in ("workday", "weekend") and not info.festivals
     ]

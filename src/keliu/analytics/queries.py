@@ -685,17 +685,13 @@ def holidays(
         items.append(
             (
                 m.HolidayPeriod(p.name, p.start, p.end),
-                [i.date for i in cal.normal_days(p)],
+                [i.date for i in cal.normal_days(p.start)],
                 None if ly is None else m.HolidayPeriod(ly.name, ly.start, ly.end),
             )
         )
     last_year_festivals = {f.key: d for d, fs in cal.festival_dates(year - 1).items() for f in fs}
     for day, festivals in sorted(cal.festival_dates(year).items()):
-        normal = [
-            i.date
-            for i in cal.days(day - timedelta(weeks=4), day - timedelta(days=1))
-            if i.kind in ("workday", "weekend") and not i.festivals
-        ]
+        normal = [i.date for i in cal.normal_days(day)]
         for f in festivals:
             before = last_year_festivals.get(f.key)
             items.append(
