@@ -525,16 +525,11 @@ class Store(ReferenceData):
             by_site.setdefault(site_id, []).append(v)
         with self._begin() as conn:
             for site_id in sorted(by_site):
-                site = self._site(conn, site_id)
-                site_visits = by_site[site_id]
-                if not refresh_rollups:
-                    self._save_site_visits(conn, site_id, site_visits)
-                    continue
-                ids = [v.visit_id for v in site_visits]
-                before, batch_ids = rollups.visit_instants(conn, site_id, ids)
-                self._save_site_visits(conn, site_id, site_visits)
-                after, _ = rollups.visit_instants(conn, site_id, ids, batch_ids)
-                rollups.refresh_instants(conn, site_id, site.timezone, [*before, *after])
+                if refresh_rollups:
+                    self._ingest_site(conn, site_id, {v.visit_id: v for v in by_site[site_id]}, [], ())
+                else:
+                    self._site(conn, site_id)
+                    self._save_site_visits(conn, site_id, by_site[site_id])
         return len(latest)
 
     def ingest(
@@ -553,27 +548,38 @@ class Store(ReferenceData):
         if any(v.site_id != site_id for v in latest.values()):
             raise InputError(f"ingest for site {site_id!r} got visits of another site")
         stay_rows = zone_stay_rows(site_id, zone_stays)
-        ids = sorted(latest)
-        stay_ids = sorted({r["visit_id"] for r in stay_rows})
         with self._begin() as conn:
-            site = self._site(conn, site_id)
-            stored = rollups.stored_visits(conn, site_id, sorted(set(ids) | set(stay_ids)))
-            missing = [i for i in stay_ids if i not in stored and i not in latest]
-            if missing:
-                raise InputError(f"unknown visits of site {site_id!r}: {', '.join(missing[:5])}")
-            # only stored visits counted anywhere before; new ones are read from the objects below
-            before, batch_ids = rollups.visit_instants(conn, site_id, sorted(stored))
-            if latest:
-                self._save_site_visits(conn, site_id, list(latest.values()), stored=stored)
-            if stay_ids:
-                self._write_visit_zones(conn, site_id, stay_ids, stay_rows, stored=stored.keys())
-            hours = self._write_passby(conn, site_id, passby)
-            after = [_aware(v.first_entry, "first_entry") for v in latest.values()]
-            after += [_aware(e.at, "entry time") for v in latest.values() for e in v.entries]
-            batch_ids |= {v.batch_id for v in latest.values() if v.batch_id is not None}
-            after += rollups.batch_starts(conn, site_id, batch_ids)
-            rollups.refresh_instants(conn, site_id, site.timezone, [*before, *after, *hours])
+            self._ingest_site(conn, site_id, latest, stay_rows, passby)
         return len(latest)
+
+    def _ingest_site(
+        self,
+        conn: sa.Connection,
+        site_id: str,
+        latest: Mapping[str, Visit],
+        stay_rows: list[dict[str, Any]],
+        passby: Iterable[PassbyCount],
+    ) -> None:
+        """The one write path with rollups for visits, zone stays and pass-by (``ingest``,
+        ``save_visits``): save them, then refresh every hour they counted in before or count in now."""
+        site = self._site(conn, site_id)
+        stay_ids = sorted({r["visit_id"] for r in stay_rows})
+        stored = rollups.stored_visits(conn, site_id, sorted(set(latest) | set(stay_ids)))
+        missing = [i for i in stay_ids if i not in stored and i not in latest]
+        if missing:
+            raise InputError(f"unknown visits of site {site_id!r}: {', '.join(missing[:5])}")
+        # only stored visits counted anywhere before; new ones are read from the objects below
+        before, batch_ids = rollups.visit_instants(conn, site_id, sorted(stored))
+        if latest:
+            self._save_site_visits(conn, site_id, list(latest.values()), stored=stored)
+        if stay_ids:
+            self._write_visit_zones(conn, site_id, stay_ids, stay_rows, stored=stored.keys())
+        hours = self._write_passby(conn, site_id, passby)
+        after = [_aware(v.first_entry, "first_entry") for v in latest.values()]
+        after += [_aware(e.at, "entry time") for v in latest.values() for e in v.entries]
+        batch_ids |= {v.batch_id for v in latest.values() if v.batch_id is not None}
+        after += rollups.batch_starts(conn, site_id, batch_ids)
+        rollups.refresh_instants(conn, site_id, site.timezone, [*before, *after, *hours])
 
     def delete_visits(self, site_id: str, visit_ids: Iterable[str]) -> int:
         """Delete visits (with their entries and zone stays), recompute their batches and the rollups
