@@ -137,7 +137,7 @@ class CountingConfig(_Strict):
         "foot", title="Counting point", description="Foot point (bottom centre of the box) or box centre."
     )
     hold_observations: int = Field(
-        2,
+        3,
         title="Hysteresis",
         description="Observations a new side must be held before a crossing counts.",
         ge=1,

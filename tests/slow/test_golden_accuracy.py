@@ -42,6 +42,19 @@ def test_counting_accuracy(sequence: str, shared_data: Path, nanodet_model: Path
     )
 
 
+@pytest.mark.parametrize("sequence", sorted(GOLDEN["random_lines"]))
+def test_counting_accuracy_on_random_lines(sequence: str, shared_data: Path, nanodet_model: Path) -> None:
+    """Lines nobody tuned for: 180 seeded random lines per set, one `keliu count` run."""
+    scores = counting_accuracy.evaluate_random_lines(sequence, per_seed=60)
+    for label, golden in GOLDEN["random_lines"][sequence].items():
+        score = scores[label]
+        assert score.gt_total > 1000, label
+        assert score.f1 >= floor(golden["f1"], golden["bar_f1"]), f"{label}: F1 {score.f1:.3f}"
+        assert score.count_accuracy >= floor(golden["count_accuracy"], golden["bar_count_accuracy"]), (
+            f"{label}: count accuracy {score.count_accuracy:.3f}"
+        )
+
+
 @pytest.mark.parametrize("sequence", sorted(GOLDEN["tracking"]))
 def test_tracking_beats_baseline(
     sequence: str, shared_data: Path, nanodet_model: Path, tmp_path: Path

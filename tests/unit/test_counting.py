@@ -66,6 +66,7 @@ def test_crossing_during_occlusion_is_counted_after_reassociation() -> None:
     # frames 2..5: the person is hidden; the tracker re-finds track 7 on the other side
     events += counter.update([TrackPoint(7, 6.0, 6, (15.0, 11.0))])
     events += counter.update([TrackPoint(7, 7.0, 7, (17.0, 11.0))])
+    events += counter.update([TrackPoint(7, 8.0, 8, (19.0, 11.0))])
     # last seen at x = 6 (t = 1 s), next at x = 15 (t = 6 s): the line was reached at t = 1 + 5 · 4/9
     assert [(e.direction, round(e.t_s, 3)) for e in events] == [("in", round(1 + 5 * 4 / 9, 3))]
 
@@ -90,7 +91,7 @@ def test_in_then_out_counts_both() -> None:
 def test_two_tracks_are_counted_separately() -> None:
     counter = LineCounter([DOOR])
     events = []
-    for frame, xs in enumerate([(5, 16), (8, 13), (12, 8), (14, 5)]):
+    for frame, xs in enumerate([(5, 16), (8, 13), (12, 8), (14, 5), (16, 3)]):
         events += counter.update(
             [
                 TrackPoint(1, float(frame), frame, (xs[0], 5.0)),

@@ -8,7 +8,7 @@ import pytest
 
 from keliu.domain.counting import CrossingEvent
 from keliu.domain.geometry import Line
-from keliu.evaluation import gt_crossings, read_mot, score_crossings
+from keliu.evaluation import gt_crossings, read_mot, sample_lines, score_crossings
 from keliu.evaluation.mot import MotRow, interpolate_gaps
 from keliu.evaluation.mot_metrics import tracking_score
 
@@ -57,3 +57,39 @@ def test_interpolation_fills_short_gaps_only() -> None:
     filled = interpolate_gaps(rows, max_gap_frames=5)
     assert [r.frame for r in filled] == [1, 2, 3, 4, 20]
     assert filled[1].x == pytest.approx(10.0)
+
+
+def _walkers() -> list[MotRow]:
+    """Twenty people walking left to right across a 100 × 100 frame at different heights."""
+    return [
+        MotRow(f, person, 2.0 * f - 10.0, 5.0 + 4.5 * person - 20.0, 10.0, 20.0)
+        for person in range(1, 21)
+        for f in range(1, 60)
+    ]
+
+
+def test_random_lines_are_seeded_and_have_crossings() -> None:
+    rows = _walkers()
+    first = sample_lines(rows, (100, 100), 10.0, count=6, seed=1)
+    again = sample_lines(rows, (100, 100), 10.0, count=6, seed=1)
+    other = sample_lines(rows, (100, 100), 10.0, count=6, seed=2)
+    assert [s.line for s in first] == [s.line for s in again]
+    assert [s.line for s in first] != [s.line for s in other]
+    for sampled in first:
+        assert len(sampled.truth) >= 4
+        assert all(0.0 <= v <= 1.0 for p in (sampled.line.a, sampled.line.b, sampled.line.inside) for v in p)
+        # the stored truth is what the line's own crossings are, in pixels
+        assert list(sampled.truth) == gt_crossings(rows, [sampled.line.scaled(100, 100)], 10.0)
+
+
+def test_across_keeps_lines_people_cross_rather_than_walk_along() -> None:
+    across = sample_lines(_walkers(), (100, 100), 10.0, count=6, seed=3, min_across=0.9)
+    assert all(s.across >= 0.9 for s in across)
+    for sampled in across:  # people walk along x: a line they cross squarely is close to vertical
+        (ax, ay), (bx, by) = sampled.line.a, sampled.line.b
+        assert abs(bx - ax) < abs(by - ay)
+
+
+def test_too_few_crossable_lines_is_an_error() -> None:
+    with pytest.raises(ValueError, match="random lines"):
+        sample_lines(_walkers()[:3], (100, 100), 10.0, count=2, seed=1)

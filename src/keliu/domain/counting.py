@@ -78,7 +78,7 @@ class ZoneEvent:
 class CountingRules:
     """Tuning of the counting rules (units: observations, and the units of the points)."""
 
-    hold_observations: int = 2
+    hold_observations: int = 3
     margin: float = 0.0
     margin_size_frac: float = 0.0
     extend: float = 0.1
