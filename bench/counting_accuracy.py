@@ -63,15 +63,10 @@ def ground_truth(name: str) -> list[CrossingEvent]:
     return gt_crossings(read_mot(SHARED / "mot" / name / "gt" / "gt.txt"), lines, info.fps)
 
 
-def run_count(name: str, extra: list[str] | None = None) -> tuple[list[CrossingEvent], float]:
-    """Run the real CLI; returns its events and the wall time it took."""
+def count_events(name: str, args: list[str]) -> tuple[list[CrossingEvent], float]:
+    """Run the real CLI (`keliu count ARGS`) on ``name``; returns its events and the wall time."""
     started = time.perf_counter()
-    out = subprocess.run(
-        [*KELIU, "count", "--config", str(SITES / f"{name}.yaml"), *(extra or [])],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = subprocess.run([*KELIU, "count", *args], capture_output=True, text=True, check=False)
     wall_s = time.perf_counter() - started
     if out.returncode != 0:
         raise RuntimeError(f"keliu count failed on {name}: {out.stderr.strip()}")
@@ -80,6 +75,11 @@ def run_count(name: str, extra: list[str] | None = None) -> tuple[list[CrossingE
         record = json.loads(row)
         events.append(CrossingEvent(record["line"], record["direction"], record["t"], record["track"], -1))
     return events, wall_s
+
+
+def run_count(name: str, extra: list[str] | None = None) -> tuple[list[CrossingEvent], float]:
+    """The CLI on the sequence's site config (`bench/sites`)."""
+    return count_events(name, ["--config", str(SITES / f"{name}.yaml"), *(extra or [])])
 
 
 def evaluate(name: str, extra: list[str] | None = None) -> tuple[CountingScore, float, float]:
@@ -121,18 +121,7 @@ def evaluate_random_lines(
         line = sampled.line
         coords = (*line.a, *line.b, *line.inside)
         args += ["--line", f"{line.id}:" + ",".join(f"{v:.5f}" for v in coords)]
-    out = subprocess.run(
-        [*KELIU, "count", str(SHARED / "video" / f"{name}.mp4"), *args, *(extra or [])],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"keliu count failed on {name}: {out.stderr.strip()}")
-    events = [
-        CrossingEvent(r["line"], r["direction"], r["t"], r["track"], -1)
-        for r in map(json.loads, out.stdout.splitlines())
-    ]
+    events, _ = count_events(name, [str(SHARED / "video" / f"{name}.mp4"), *args, *(extra or [])])
     scores = {}
     for label, lines in sets.items():
         ids = {s.line.id for s in lines}

@@ -27,6 +27,15 @@ def _libpq(url: str) -> str:
     return url
 
 
+@pytest.fixture
+def keliu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ``KELIU_HOME`` for one test, with no signature key in the environment."""
+    home = tmp_path / "keliu-home"
+    monkeypatch.setenv("KELIU_HOME", str(home))
+    monkeypatch.delenv("KELIU_SIGNATURE_KEY", raising=False)
+    return home
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     import psycopg

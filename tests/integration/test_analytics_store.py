@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +32,7 @@ from keliu.store import (
 )
 from keliu.store import schema as t
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.usefixtures("keliu_home")]
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -44,14 +43,6 @@ def approx(expected: float, **tolerance: Any) -> Any:
 
 
 CUSTOMER, STAFF, INVALID = PersonCategory.CUSTOMER, PersonCategory.STAFF, PersonCategory.INVALID
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "keliu-home"
-    monkeypatch.setenv("KELIU_HOME", str(home))
-    monkeypatch.delenv("KELIU_SIGNATURE_KEY", raising=False)
-    return home
 
 
 @pytest.fixture

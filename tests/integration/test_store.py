@@ -49,21 +49,13 @@ from keliu.store.crypto import generate_key
 from keliu.store.engine import alembic_config
 from keliu.store.schema import metadata
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.usefixtures("keliu_home")]
 
 SITE = "s1"
 T0 = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 
 
 # ----------------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "keliu-home"
-    monkeypatch.setenv("KELIU_HOME", str(home))
-    monkeypatch.delenv("KELIU_SIGNATURE_KEY", raising=False)
-    return home
 
 
 @pytest.fixture
@@ -161,15 +153,15 @@ def test_migrations_match_models(db_url: str) -> None:
         assert context.get_current_revision() == "0002"
 
 
-def test_default_store_is_sqlite_in_keliu_home_with_wal(home: Path) -> None:
+def test_default_store_is_sqlite_in_keliu_home_with_wal(keliu_home: Path) -> None:
     with open_store() as s:
         assert s.engine.dialect.name == "sqlite"
-        assert Path(s.engine.url.database or "") == home / "keliu.db"
+        assert Path(s.engine.url.database or "") == keliu_home / "keliu.db"
         with s.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
-    assert (home / "keliu.db").is_file()
+    assert (keliu_home / "keliu.db").is_file()
 
 
 # ---------------------------------------------------------------------------------------- round trips
@@ -524,14 +516,14 @@ def test_signatures_are_unreadable_without_the_key(db_url: str) -> None:
 
 
 def test_key_file_is_created_private_and_an_exposed_one_is_refused(
-    home: Path, monkeypatch: pytest.MonkeyPatch
+    keliu_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member = StaffMember("e1", "Zhang", (sig(1),))
     with open_store() as s:
         s.upsert_site(SITE, "Showroom")
-        assert not (home / "signature.key").exists()  # created on first use, not on open
+        assert not (keliu_home / "signature.key").exists()  # created on first use, not on open
         s.enrol_staff(SITE, member)
-    key_file = home / "signature.key"
+    key_file = keliu_home / "signature.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     with open_store() as s:
         assert plain(s.staff(SITE)) == plain([member])  # the same key is read back

@@ -27,8 +27,7 @@ from keliu.analytics import metrics as m
 from keliu.errors import InputError
 from keliu.store import Store
 from keliu.store import schema as t
-from keliu.store.engine import one_line
-from keliu.store.errors import StoreUnavailable
+from keliu.store.engine import unavailable_as_store_error
 from keliu.store.reference import Area, ZoneStay
 from keliu.store.rollups import floor_local_hour, local_midnight, month_start, next_month
 
@@ -93,11 +92,8 @@ class _Group:
 
 @contextmanager
 def _conn(store: Store) -> Iterator[sa.Connection]:
-    try:
-        with store.engine.connect() as conn:
-            yield conn
-    except sa.exc.OperationalError as exc:
-        raise StoreUnavailable(f"the database is unavailable: {one_line(exc)}") from None
+    with unavailable_as_store_error(), store.engine.connect() as conn:
+        yield conn
 
 
 def _load_sites(conn: sa.Connection, site_id: str | None) -> list[SiteInfo]:

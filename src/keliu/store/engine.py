@@ -11,7 +11,8 @@ programmatically; no ``alembic.ini`` is involved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "in_values",
     "insert_rows",
     "safe_url",
+    "unavailable_as_store_error",
     "upgrade",
 ]
 
@@ -154,6 +156,15 @@ def one_line(exc: BaseException) -> str:
         exc = exc.orig
     text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     return text or type(exc).__name__
+
+
+@contextmanager
+def unavailable_as_store_error() -> Iterator[None]:
+    """A lost or refused database connection becomes `StoreUnavailable` with a one-line reason."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"the database is unavailable: {one_line(exc)}") from None
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

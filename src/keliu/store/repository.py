@@ -39,8 +39,7 @@ from keliu.errors import ConfigError, InputError
 from keliu.store import rollups
 from keliu.store import schema as t
 from keliu.store.crypto import SignatureCipher
-from keliu.store.engine import in_values, insert_rows, one_line
-from keliu.store.errors import StoreUnavailable
+from keliu.store.engine import in_values, insert_rows, unavailable_as_store_error
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
 from keliu.store.summary import Bucket, SummaryRow, local_buckets
 from keliu.store.types import UTCDateTime
@@ -238,19 +237,13 @@ class Store(ReferenceData):
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"the database is unavailable: {one_line(exc)}") from None
+        with unavailable_as_store_error(), self._engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"the database is unavailable: {one_line(exc)}") from None
+        with unavailable_as_store_error(), self._engine.connect() as conn:
+            yield conn
 
     def _site(self, conn: sa.Connection, site_id: str) -> SiteRecord:
         row = conn.execute(sa.select(t.sites).where(t.sites.c.id == site_id)).one_or_none()

@@ -329,19 +329,24 @@ def _sum_into(target: list[float], row: Any) -> None:
         target[i] += getattr(row, name)
 
 
+def _replace_rows(conn: sa.Connection, table: sa.Table, where: Any, rows: list[dict[str, Any]]) -> None:
+    """Delete ``table``'s rows matching ``where`` and insert ``rows`` in their place."""
+    conn.execute(sa.delete(table).where(where))
+    insert_rows(conn, table, rows)
+
+
 def _refresh_run(conn: sa.Connection, site_id: str, tz: ZoneInfo, h0: datetime, h1: datetime) -> RefreshStats:
     hourly = _hourly_rows(conn, site_id, tz, h0, h1)
     th, td, tm = t.traffic_hourly.c, t.traffic_daily.c, t.traffic_monthly.c
-    conn.execute(sa.delete(t.traffic_hourly).where(th.site_id == site_id, th.hour >= h0, th.hour < h1))
-    if hourly:
-        insert_rows(
-            conn,
-            t.traffic_hourly,
-            [
-                {"site_id": site_id, "hour": h, "camera_id": c, "line_id": line, **_metric_values(vals)}
-                for (h, c, line), vals in sorted(hourly.items())
-            ],
-        )
+    _replace_rows(
+        conn,
+        t.traffic_hourly,
+        sa.and_(th.site_id == site_id, th.hour >= h0, th.hour < h1),
+        [
+            {"site_id": site_id, "hour": h, "camera_id": c, "line_id": line, **_metric_values(vals)}
+            for (h, c, line), vals in sorted(hourly.items())
+        ],
+    )
     hours = 0
     h = h0
     while h < h1:
@@ -358,16 +363,15 @@ def _refresh_run(conn: sa.Connection, site_id: str, tz: ZoneInfo, h0: datetime, 
     ):
         day = r.hour.astimezone(tz).date()
         _sum_into(daily.setdefault((day, r.camera_id, r.line_id), _zero()), r)
-    conn.execute(sa.delete(t.traffic_daily).where(td.site_id == site_id, td.day >= d0, td.day <= d1))
-    if daily:
-        insert_rows(
-            conn,
-            t.traffic_daily,
-            [
-                {"site_id": site_id, "day": d, "camera_id": c, "line_id": line, **_metric_values(vals)}
-                for (d, c, line), vals in sorted(daily.items())
-            ],
-        )
+    _replace_rows(
+        conn,
+        t.traffic_daily,
+        sa.and_(td.site_id == site_id, td.day >= d0, td.day <= d1),
+        [
+            {"site_id": site_id, "day": d, "camera_id": c, "line_id": line, **_metric_values(vals)}
+            for (d, c, line), vals in sorted(daily.items())
+        ],
+    )
 
     # months: recomputed whole from their days
     m0, m1 = month_start(d0), month_start(d1)
@@ -376,12 +380,12 @@ def _refresh_run(conn: sa.Connection, site_id: str, tz: ZoneInfo, h0: datetime, 
         sa.select(t.traffic_daily).where(td.site_id == site_id, td.day >= m0, td.day < next_month(m1))
     ):
         _sum_into(monthly.setdefault(month_start(r.day), _zero()), r)
-    conn.execute(sa.delete(t.traffic_monthly).where(tm.site_id == site_id, tm.month >= m0, tm.month <= m1))
-    if monthly:
-        conn.execute(
-            sa.insert(t.traffic_monthly),
-            [{"site_id": site_id, "month": m, **_metric_values(vals)} for m, vals in sorted(monthly.items())],
-        )
+    _replace_rows(
+        conn,
+        t.traffic_monthly,
+        sa.and_(tm.site_id == site_id, tm.month >= m0, tm.month <= m1),
+        [{"site_id": site_id, "month": m, **_metric_values(vals)} for m, vals in sorted(monthly.items())],
+    )
     months = (m1.year - m0.year) * 12 + m1.month - m0.month + 1
     return RefreshStats(hours=hours, days=(d1 - d0).days + 1, months=months)
 
