@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from keliu.domain.counting import CountingRules
 from keliu.domain.geometry import Line, Zone
 from keliu.errors import ConfigError
 
@@ -137,7 +138,7 @@ class CountingConfig(_Strict):
         "foot", title="Counting point", description="Foot point (bottom centre of the box) or box centre."
     )
     hold_observations: int = Field(
-        3,
+        CountingRules.hold_observations,
         title="Hysteresis",
         description="Observations a new side must be held before a crossing counts.",
         ge=1,

@@ -36,7 +36,7 @@ class PipelineSettings:
     """Counting settings in frame-relative units, so one config fits any camera resolution."""
 
     counting_point: Literal["foot", "centre"] = "foot"
-    hold_observations: int = 3
+    hold_observations: int = CountingRules.hold_observations
     margin_frac: float = 0.0  # dead band around lines, as a fraction of the frame height
     margin_person_frac: float = 0.0  # ... or as a fraction of the person's box height, if larger
     extend_frac: float = 0.0  # lines count a little past their end points (fraction of their length)
