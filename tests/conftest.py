@@ -5,9 +5,15 @@ Tests that need either fail with a clear message when it is missing; nothing is 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Test modules import onnxruntime directly; keep its telemetry off in the test process too
+# (keliu.vision.onnx_runtime does it for keliu; tests/slow/test_no_telemetry.py removes this
+# variable from the environment of the commands it checks).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -10,7 +10,8 @@ model), not the reference's mean-pooled ``embedding`` (docs/signatures.md has th
 model without a ``parts`` output (converted by an older keliu) is refused, never used silently.
 
 It must not import torch, download or convert models (``keliu.models.mobilenet_onnx`` provisions
-the file), or keep any crop after ``embed`` returns.
+the file), or keep any crop after ``embed`` returns. onnxruntime comes from
+``keliu.vision.onnx_runtime``, which switches its telemetry off before the first import.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from keliu.errors import ModelError
+from keliu.vision.onnx_runtime import onnxruntime_module
 
 __all__ = ["IMAGENET_MEAN_RGB", "IMAGENET_STD_RGB", "OUTPUT_NAME", "AppearanceEmbedder", "preprocess_crops"]
 
@@ -53,6 +54,7 @@ class AppearanceEmbedder:
     def __init__(self, onnx_path: Path, *, input_wh: tuple[int, int] = (128, 256), threads: int = 2) -> None:
         if not Path(onnx_path).is_file():
             raise ModelError(f"Appearance model {onnx_path} is not installed; run `keliu models install`.")
+        ort = onnxruntime_module()  # telemetry off before the first import
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1

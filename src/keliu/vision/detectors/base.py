@@ -105,8 +105,11 @@ def onnx_session(onnx_path: Path, threads: int) -> ort.InferenceSession:
     """An onnxruntime CPU session tuned for one stream: ``threads`` intra-op threads, full graph optimisation.
 
     Idle worker threads do not spin, so the decoder and tracker get the CPU between inferences.
+    onnxruntime's telemetry is off (keliu.vision.onnx_runtime).
     """
-    import onnxruntime as ort
+    from keliu.vision.onnx_runtime import onnxruntime_module
+
+    ort = onnxruntime_module()
 
     path = Path(onnx_path)
     if not path.is_file():
