@@ -33,6 +33,7 @@ def keliu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "keliu-home"
     monkeypatch.setenv("KELIU_HOME", str(home))
     monkeypatch.delenv("KELIU_SIGNATURE_KEY", raising=False)
+    monkeypatch.delenv("KELIU_SIGNATURE_KEY_FILE", raising=False)
     return home
 
 

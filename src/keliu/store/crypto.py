@@ -11,10 +11,19 @@ vectors. ``gender``/``age`` are always "unknown" and are not stored.
 The *associated data* names the row a blob belongs to (kind, site, row key), so a blob copied into
 another row, another site or another table fails authentication instead of decrypting as someone else.
 
-The key (32 bytes) comes from ``$KELIU_SIGNATURE_KEY`` (base64) or from ``KELIU_HOME/signature.key``
-(base64 text), which is created with mode 0600 on first use. A key file readable by group or others is
-refused. Losing the key makes stored signatures unreadable; that only costs de-duplication and
-returning-visitor memory until new ones are seen (and re-enrolment of staff and exemplars).
+The key (32 bytes) comes from, in this order:
+
+- ``$KELIU_SIGNATURE_KEY``: the key itself, base64 (e.g. from a secrets manager);
+- ``$KELIU_SIGNATURE_KEY_FILE``: a file holding the base64 key, outside the data directory in
+  production (docs/setup.md "Where the signature key lives"); it must exist: keliu never creates it,
+  so an unmounted secret or a typo is an error instead of a fresh key that cannot read old rows;
+- ``KELIU_HOME/signature.key`` (base64 text), created with mode 0600 on first use: convenient, but a
+  copy of the whole data directory then carries the key with the database.
+
+Setting both variables is refused (which one would win is not obvious). A key file readable by group
+or others is refused. Losing the key makes stored signatures unreadable; that only costs
+de-duplication and returning-visitor memory until new ones are seen (and re-enrolment of staff and
+exemplars).
 """
 
 from __future__ import annotations
@@ -32,11 +41,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from keliu.domain.visits import COLOUR_NAMES, ColourName, Signature
-from keliu.paths import keliu_home
+from keliu.paths import SIGNATURE_KEY_FILE_ENV, SIGNATURE_KEY_FILE_NAME, signature_key_file
 from keliu.store.errors import SignatureKeyError
 
 __all__ = [
     "KEY_ENV",
+    "KEY_FILE_ENV",
     "KEY_FILE_NAME",
     "SignatureCipher",
     "generate_key",
@@ -46,7 +56,9 @@ __all__ = [
 ]
 
 KEY_ENV = "KELIU_SIGNATURE_KEY"
-KEY_FILE_NAME = "signature.key"
+KEY_FILE_ENV = SIGNATURE_KEY_FILE_ENV  # "KELIU_SIGNATURE_KEY_FILE"
+KEY_FILE_NAME = SIGNATURE_KEY_FILE_NAME  # "signature.key"
+MAKE_KEY_HINT = "(umask 077; head -c 32 /dev/urandom | base64 > {path})"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _VERSION = 1
@@ -149,16 +161,27 @@ def _check_private(path: Path) -> None:
 
 
 def load_signature_key(home: Path | None = None) -> bytes:
-    """The signature key: ``$KELIU_SIGNATURE_KEY`` (base64 of 32 bytes) if set, else the key file
-    ``KELIU_HOME/signature.key``, created (mode 0600, base64 text) with a random key if it is missing.
+    """The signature key: ``$KELIU_SIGNATURE_KEY`` (base64 of 32 bytes) if set, else the file named by
+    ``$KELIU_SIGNATURE_KEY_FILE`` (must exist), else ``KELIU_HOME/signature.key`` (or ``home``'s),
+    created (mode 0600, base64 text) with a random key if it is missing.
 
-    Raises :class:`SignatureKeyError` for a malformed key or a key file readable by group or others.
+    Raises :class:`SignatureKeyError` for a malformed key, a missing configured key file, both
+    variables set, or a key file readable by group or others.
     """
     configured = os.environ.get(KEY_ENV)
+    if configured and os.environ.get(KEY_FILE_ENV):
+        raise SignatureKeyError(
+            f"both ${KEY_ENV} and ${KEY_FILE_ENV} are set; set only one (the key, or the file that holds it)"
+        )
     if configured:
         return _decode_key(configured, f"${KEY_ENV}")
-    directory = keliu_home() if home is None else home
-    path = directory / KEY_FILE_NAME
+    if home is not None:
+        path, from_env = home / KEY_FILE_NAME, False
+    else:
+        path, from_env = signature_key_file()
+    if from_env:
+        return _read_configured_key_file(path)
+    directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
@@ -178,6 +201,26 @@ def load_signature_key(home: Path | None = None) -> bytes:
             f"cannot read or create the signature key file {path}: {exc.strerror}"
         ) from None
     return _decode_key(text, f"the signature key file {path}")
+
+
+def _read_configured_key_file(path: Path) -> bytes:
+    """The key in the file ``$KELIU_SIGNATURE_KEY_FILE`` names; never created here."""
+    where = f"the signature key file {path} (${KEY_FILE_ENV})"
+    if not path.exists():
+        raise SignatureKeyError(
+            f"{where} does not exist; create one with: {MAKE_KEY_HINT.format(path=path)} "
+            "(or unset the variable to use KELIU_HOME/signature.key)"
+        )
+    if not path.is_file():
+        raise SignatureKeyError(f"{where} is not a file")
+    try:
+        _check_private(path)
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError:
+        text = ""
+    except OSError as exc:
+        raise SignatureKeyError(f"cannot read {where}: {exc.strerror}") from None
+    return _decode_key(text, where)
 
 
 # ----------------------------------------------------------------------------------------- cipher
@@ -225,8 +268,8 @@ class SignatureCipher:
         except InvalidTag:
             raise SignatureKeyError(
                 f"cannot decrypt a stored {kind} signature of site {site_id!r}: the signature key "
-                f"(${KEY_ENV} or KELIU_HOME/{KEY_FILE_NAME}) is not the one it was written with, "
-                "or the data was altered"
+                f"(${KEY_ENV}, ${KEY_FILE_ENV} or KELIU_HOME/{KEY_FILE_NAME}) is not the one it was "
+                "written with, or the data was altered"
             ) from None
         try:
             return unpack_signatures(plain)
