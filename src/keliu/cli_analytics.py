@@ -993,8 +993,9 @@ def _target(row: dict[str, Any]) -> Any:
 def _opening(row: dict[str, Any]) -> Any:
     from keliu.store import OpeningHours
 
-    if row["closes"] <= row["opens"]:
-        raise _RowError("closes", "must be after opens (overnight hours are not supported; split the day)")
+    if row["opens"] >= 24 * 60:
+        raise _RowError("opens", "24:00 is the end of a day: open at 00:00 instead")
+    # a closing at or before the opening is on the next day (overnight; equal: 24 hours)
     return OpeningHours(row["weekday"], row["opens"], row["closes"])
 
 
@@ -1301,8 +1302,10 @@ def register(app: typer.Typer) -> None:
     @import_app.command("business-hours")
     def import_business_hours(site: SiteOpt, file: FileArg, db: DbOpt = None) -> None:
         """营业时间 Business hours: weekday,opens,closes (weekday 0–6, 0 = Monday, or mon … sun; HH:MM,
-        24:00 allowed). Replaces all the site's hours: a weekday left out is closed. Applies to rollups
-        computed from now on (`keliu rollups refresh` restates the past)."""
+        24:00 allowed). A closing at or before the opening is the next day: fri,22:00,02:00 is
+        overnight and counts for Friday; equal times: open 24 hours. Replaces all the site's hours: a
+        weekday left out is closed. Applies to rollups computed from now on (`keliu rollups refresh`
+        restates the past)."""
         _import("business-hours", site, file, db)
 
     @rollups_app.command("rebuild")

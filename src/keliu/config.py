@@ -241,7 +241,13 @@ class VisitorConfig(_Strict):
         le=2,
     )
     business_hours: tuple[time, time] = Field(
-        (time(9, 0), time(21, 0)), title="营业时间 business hours", description="Local opening and closing."
+        (time(9, 0), time(21, 0)),
+        title="营业时间 business hours",
+        description=(
+            "Local opening and closing, every day. A closing at or before the opening is on the next "
+            "day: [22:00, 02:00] is overnight (it belongs to the day it opens on), [09:00, 00:00] "
+            "closes at midnight, equal times mean open 24 hours."
+        ),
     )
     exclude_outside_hours: bool = Field(
         True, title="Exclude outside hours", description="Entries outside business hours are not customers."
@@ -253,10 +259,20 @@ class VisitorConfig(_Strict):
         300.0, title="Courier max stay (s)", description="Colour rules exclude only stays this short.", gt=0
     )
 
+    @field_validator("business_hours", mode="before")
+    @classmethod
+    def _hours_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 22:00 as the number 1320 (base 60), which would become 00:22
+        if isinstance(value, list | tuple) and any(isinstance(v, int | float) for v in value):
+            raise ValueError(
+                "write the times in quotes, e.g. ['22:00', '02:00'] (YAML reads 22:00 as a number)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _hours_in_order(self) -> VisitorConfig:
-        if not self.business_hours[0] < self.business_hours[1]:
-            raise ValueError("business_hours: opening must be before closing (no overnight hours)")
+        if any(t.second or t.microsecond or t.tzinfo is not None for t in self.business_hours):
+            raise ValueError("business_hours: give local HH:MM times (no seconds, no UTC offset)")
         if self.returning_memory_days * 24 < self.dedup_window_h:
             raise ValueError("returning_memory_days must cover the de-dup window")
         return self

@@ -267,8 +267,10 @@ def test_business_hours_and_pass_by(store: Store) -> None:
     assert (f.stages[0].count, f.capture_rate) == (40, 0.025)
     with pytest.raises(InputError, match="HH:MM"):
         OpeningHours.parse(0, "10h", "22:00")
-    with pytest.raises(InputError, match="overnight"):
-        store.set_business_hours("s1", [OpeningHours(0, 1200, 120)])
+    store.set_business_hours("s1", [OpeningHours(0, 1200, 120)])  # overnight: 20:00–02:00
+    assert store.business_hours("s1") == [OpeningHours(0, 1200, 1560)]
+    with pytest.raises(InputError, match="opens < 24:00"):
+        store.set_business_hours("s1", [OpeningHours(0, 1440, 1500)])
 
 
 # --------------------------------------------------------------------- other period metrics

@@ -450,8 +450,8 @@ BAD_CSVS = [
     ("targets", ["year,month,metric", "2025,3,total"], ":1: header: missing column(s) value"),
     (
         "business-hours",
-        ["weekday,opens,closes", "mon,10:00,22:00", "tue,22:00,10:00", "tue,09:00,21:00"],
-        ":3: closes: must be after opens",
+        ["weekday,opens,closes", "mon,10:00,22:00", "tue,24:00,02:00", "tue,09:00,21:00"],
+        ":3: opens: 24:00 is the end of a day",
     ),
     (
         "business-hours",

@@ -7,7 +7,7 @@ import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -108,8 +108,9 @@ def test_rejects_another_sites_sighting_and_naive_times() -> None:
 
 
 def test_rules_are_validated() -> None:
-    with pytest.raises(ValueError):
-        ResolverRules(open_time=time(22), close_time=time(10))
+    assert ResolverRules(open_time=time(22), close_time=time(10)).overnight  # closes the next day
+    with pytest.raises(ValueError, match="local times"):
+        ResolverRules(open_time=time(22, tzinfo=UTC), close_time=time(10))
     with pytest.raises(ValueError):
         ResolverRules(dedup_window_s=10 * 86400, returning_memory_s=86400)
     with pytest.raises(Exception):  # noqa: B017 (zoneinfo raises its own error type)

@@ -756,6 +756,8 @@ class Resolver:
         staff_zones = [z.zone_id for z in s.zones if z.zone_id in rules.staff_zone_ids]
         days: dict[date, list[tuple[datetime, datetime]]] = {}
         day = rules.local_day(s.first_seen)
+        if rules.overnight:  # the hours after midnight belong to the business day before
+            day -= timedelta(days=1)
         while day <= rules.local_day(s.last_seen):
             open_at, close_at = rules.business_hours(day)
             start, end = max(s.first_seen, open_at), min(s.last_seen, close_at)
@@ -764,7 +766,8 @@ class Resolver:
         zone_days: dict[date, list[str]] = {}
         for z in s.zones:
             if z.zone_id in staff_zones:
-                zone_days.setdefault(rules.local_day(z.entered_at), []).append(z.zone_id)
+                business_day = rules.business_day(z.entered_at) or rules.local_day(z.entered_at)
+                zone_days.setdefault(business_day, []).append(z.zone_id)
         for d in sorted(set(days) | set(zone_days)):
             if not days.get(d) and not zone_days.get(d):
                 continue

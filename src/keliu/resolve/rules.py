@@ -46,8 +46,10 @@ class ResolverRules:
     batch_gap_s: float = 5.0
     batch_proximity: float = 0.25
 
-    # 营业时间 in the site's local time zone (IANA name). ``open_time`` < ``close_time`` (no overnight
-    # hours). Used for staff suggestions and, with ``exclude_outside_hours``, for counting.
+    # 营业时间 in the site's local time zone (IANA name), every day. A ``close_time`` at or before
+    # ``open_time`` is on the next day: 22:00–02:00 is overnight and belongs to the day it opens on
+    # (01:00 Saturday is Friday's business hours); equal times: open 24 hours. Used for staff
+    # suggestions and, with ``exclude_outside_hours``, for counting.
     open_time: time = time(9, 0)
     close_time: time = time(21, 0)
     timezone: str = "Asia/Shanghai"
@@ -77,8 +79,8 @@ class ResolverRules:
     def __post_init__(self) -> None:
         if self.dedup_window_s < 0 or self.returning_memory_s < self.dedup_window_s:
             raise ValueError("need 0 <= dedup_window_s <= returning_memory_s")
-        if not self.open_time < self.close_time:
-            raise ValueError("business hours: open_time must be before close_time (no overnight hours)")
+        if self.open_time.tzinfo is not None or self.close_time.tzinfo is not None:
+            raise ValueError("business hours: open_time and close_time are local times (no tzinfo)")
         if not 0.0 < self.staff_presence_share <= 1.0:
             raise ValueError("staff_presence_share must be in (0, 1]")
         if self.signatures_per_person < 1 or self.max_active_people < 1 or self.max_remembered < 0:
@@ -99,14 +101,30 @@ class ResolverRules:
         """The site's local calendar day of a UTC time."""
         return at.astimezone(self.zone).date()
 
+    @property
+    def overnight(self) -> bool:
+        """Whether the business hours close on the next day (a closing at or before the opening)."""
+        return self.close_time <= self.open_time
+
     def business_hours(self, day: date) -> tuple[datetime, datetime]:
-        """Opening and closing of one local day, as aware datetimes (compare freely with UTC ones)."""
+        """Opening and closing of the business day ``day`` (local), as aware datetimes (compare freely
+        with UTC ones); an overnight closing is on the next calendar day."""
         zone = self.zone
-        return datetime.combine(day, self.open_time, zone), datetime.combine(day, self.close_time, zone)
+        closes_on = day + timedelta(days=1) if self.overnight else day
+        return datetime.combine(day, self.open_time, zone), datetime.combine(closes_on, self.close_time, zone)
+
+    def business_day(self, at: datetime) -> date | None:
+        """The business day whose hours contain ``at`` (the day before its calendar day for the hours
+        after midnight of an overnight period); None outside business hours."""
+        day = self.local_day(at)
+        for candidate in (day, day - timedelta(days=1)) if self.overnight else (day,):
+            start, end = self.business_hours(candidate)
+            if start <= at < end:
+                return candidate
+        return None
 
     def within_business_hours(self, at: datetime) -> bool:
-        start, end = self.business_hours(self.local_day(at))
-        return start <= at < end
+        return self.business_day(at) is not None
 
     def expires_at(self, person: RememberedPerson) -> datetime:
         """When a remembered signature must be deleted: last seen + the returning-visitor memory."""

@@ -46,6 +46,7 @@ AreaKind = Literal["shop", "floor", "area", "reception"]
 TargetMetric = Literal["total", "deduplicated"]
 _CHUNK = 5000  # ids per statement (see repository._CHUNK)
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+MINUTES_PER_DAY = rollups.MINUTES_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -75,23 +76,67 @@ class Area:
 
 @dataclass(frozen=True)
 class OpeningHours:
-    """Opening hours of one weekday (0 = Monday) in local minutes after midnight; closes ≤ 1440."""
+    """Opening hours (营业时间) of one business day, ``weekday`` 0 = Monday, in local minutes.
+
+    ``opens_min`` is minutes after that day's local midnight (00:00 ≤ opens < 24:00); ``closes_min``
+    is minutes after the *same* midnight, later than ``opens_min`` and at most 24 h after it. A period
+    that runs past midnight (overnight, e.g. Friday 22:00–02:00) has ``closes_min`` > 1440
+    (1320..1560) and belongs to the business day on which it opens: its hours after midnight are
+    Friday's hours, not Saturday's. Given a closing at or before the opening on the clock
+    (``OpeningHours(4, 1320, 120)``), the closing is on the next day, so closes == opens is open
+    24 hours; the stored and compared value is always the normalised one (``closes_min`` 1560).
+    A day with no opening at all is a weekday left out of the site's hours.
+    """
 
     weekday: int
     opens_min: int
     closes_min: int
 
+    def __post_init__(self) -> None:
+        # a closing at or before the opening is on the next day (equal: open 24 hours)
+        object.__setattr__(
+            self, "closes_min", rollups.business_hours_span(self.opens_min, self.closes_min)[1]
+        )
+
+    @property
+    def overnight(self) -> bool:
+        """Whether the period runs past midnight into the next day."""
+        return self.closes_min > MINUTES_PER_DAY
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """``(opens_min, closes_min)``, as the rollups' hours table takes it."""
+        return self.opens_min, self.closes_min
+
+    def label(self) -> str:
+        """``"22:00–02:00 (+1)"``: HH:MM, ``(+1)`` when it closes the next day (24:00 stays 24:00)."""
+
+        def clock(minutes: int) -> str:
+            return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+        if self.closes_min == MINUTES_PER_DAY:
+            return f"{clock(self.opens_min)}–24:00"
+        if self.overnight:
+            return f"{clock(self.opens_min)}–{clock(self.closes_min - MINUTES_PER_DAY)} (+1)"
+        return f"{clock(self.opens_min)}–{clock(self.closes_min)}"
+
     @classmethod
     def parse(cls, weekday: int, opens: str, closes: str) -> OpeningHours:
-        """``OpeningHours.parse(0, "10:00", "22:00")``; ``"24:00"`` is midnight at the end of the day."""
+        """``OpeningHours.parse(0, "10:00", "22:00")``; ``"24:00"`` is midnight at the end of the day; a
+        closing at or before the opening is on the next day (``"22:00", "02:00"``: overnight;
+        ``"09:00", "09:00"``: 24 hours)."""
 
-        def minutes(text: str) -> int:
+        def minutes(text: str, what: str) -> int:
             m = _HHMM.match(text.strip())
             if m is None or int(m.group(2)) > 59:
-                raise InputError(f"invalid time {text!r}: expected HH:MM")
-            return int(m.group(1)) * 60 + int(m.group(2))
+                raise InputError(f"invalid {what} time {text!r}: expected HH:MM")
+            value = int(m.group(1)) * 60 + int(m.group(2))
+            if value > MINUTES_PER_DAY or (what == "opening" and value == MINUTES_PER_DAY):
+                limit = "23:59" if what == "opening" else "24:00"
+                raise InputError(f"invalid {what} time {text!r}: expected 00:00 to {limit}")
+            return value
 
-        return cls(weekday, minutes(opens), minutes(closes))
+        return cls(weekday, minutes(opens, "opening"), minutes(closes, "closing"))
 
 
 @dataclass(frozen=True)
@@ -291,17 +336,20 @@ class ReferenceData:
     # --------------------------------------------------------------------- business hours
 
     def set_business_hours(self, site_id: str, hours: Iterable[OpeningHours]) -> None:
-        """Replace the site's opening hours (营业时间). Weekdays left out are closed; no hours at all
-        means always open. They apply to rollups computed from now on; refresh a past range
-        (``refresh_rollups``) to restate it with the new hours."""
+        """Replace the site's opening hours (营业时间), one period per business day. Weekdays left out
+        are closed; no hours at all means always open. An overnight period (Friday 22:00–02:00)
+        belongs to the day it opens on (see :class:`OpeningHours`). They apply to rollups computed
+        from now on; refresh a past range (``refresh_rollups``) to restate it with the new hours."""
         rows: dict[int, dict[str, Any]] = {}
         for h in hours:
             if not 0 <= h.weekday <= 6:
                 raise InputError(f"weekday must be 0 (Monday) to 6 (Sunday), not {h.weekday}")
-            if not 0 <= h.opens_min <= h.closes_min <= 1440:
+            if not 0 <= h.opens_min < MINUTES_PER_DAY or not (
+                h.opens_min < h.closes_min <= h.opens_min + MINUTES_PER_DAY
+            ):
                 raise InputError(
-                    f"weekday {h.weekday}: opening hours must satisfy 00:00 <= opens <= closes <= 24:00 "
-                    "(overnight hours are not supported)"
+                    f"weekday {h.weekday}: opening hours need 00:00 <= opens < 24:00 and a closing after "
+                    f"the opening, at most 24 h later (got minutes {h.opens_min}..{h.closes_min})"
                 )
             rows[h.weekday] = {
                 "site_id": site_id,

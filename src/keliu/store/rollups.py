@@ -13,7 +13,9 @@ are local dates. Counting rules (docs/metrics.md):
 
 * a visit counts in the hour of its first entry, at the entrance (camera, line) of that entry;
 * an entry counts in its own hour at its own entrance; customer entries outside the site's business
-  hours (``business_hours`` table; none configured: always open) go to ``entries_outside_hours``;
+  hours (``business_hours`` table; none configured: always open; an overnight period belongs to the
+  day it opens on, so Saturday 01:00 is inside Friday 22:00–02:00) go to ``entries_outside_hours``;
+  the entry itself stays in its calendar hour and day;
 * a batch counts in the hour it started, at the entrance of its earliest customer visit;
 * pass-by counts go to the local hour containing their ``hour`` instant.
 
@@ -40,11 +42,13 @@ __all__ = [
     "DEFAULT_RECEPTION_MIN_S",
     "DEFAULT_WEEK_START",
     "HIGH_FREQUENCY_S",
+    "MINUTES_PER_DAY",
     "OUTSIDE_HOURS_REASON",
     "RECEPTION_KIND",
     "RETURN_BUCKETS",
     "RefreshStats",
     "batch_starts",
+    "business_hours_span",
     "floor_local_hour",
     "is_high_frequency",
     "is_received",
@@ -74,6 +78,7 @@ RECEPTION_KIND = "reception"
 _CUSTOMER, _STAFF, _INVALID = "customer", "staff", "invalid"
 _CHUNK = 5000  # ids per statement (see repository._CHUNK)
 _HOUR = timedelta(hours=1)
+MINUTES_PER_DAY = 1440
 _MAX_RUN = timedelta(days=31)  # at most this much raw data is read per refresh step
 _IDX = {name: i for i, name in enumerate(t.ROLLUP_METRICS)}
 
@@ -105,15 +110,29 @@ def is_received(dwell_s: float | None, reached_reception: bool, reception_min_s:
 
 def within_business_hours(local: datetime, hours: Mapping[int, tuple[int, int]]) -> bool:
     """Whether a local time is inside the opening hours ``{weekday: (opens_min, closes_min)}``
-    (weekday 0 = Monday; minutes after local midnight; closing time excluded). No hours at all:
-    always open. A weekday missing from a non-empty table is closed."""
+    (weekday 0 = Monday; minutes after that weekday's local midnight; closing time excluded). No hours
+    at all: always open. A weekday missing from a non-empty table is closed.
+
+    An overnight period (``closes_min`` > 1440, e.g. Friday ``(1320, 1560)`` = 22:00–02:00) belongs to
+    the business day on which it opens: Saturday 01:00 is inside Friday's hours whatever Saturday's
+    own hours are. Spans are as :class:`keliu.store.reference.OpeningHours` normalises them
+    (``business_hours_span`` turns a stored row into one)."""
     if not hours:
         return True
-    span = hours.get(local.weekday())
-    if span is None:
-        return False
     minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60.0
-    return span[0] <= minute < span[1]
+    today = hours.get(local.weekday())
+    if today is not None and today[0] <= minute < today[1]:
+        return True
+    yesterday = hours.get((local.weekday() - 1) % 7)
+    return yesterday is not None and minute + MINUTES_PER_DAY < yesterday[1]
+
+
+def business_hours_span(opens_min: int, closes_min: int) -> tuple[int, int]:
+    """A stored opening period as ``(opens_min, closes_min)`` with the closing after the opening: a
+    closing at or before the opening on the clock is on the next day (equal: open 24 hours)."""
+    if 0 <= closes_min <= opens_min:
+        closes_min += MINUTES_PER_DAY
+    return opens_min, closes_min
 
 
 # ------------------------------------------------------------------------------ local time
@@ -163,14 +182,11 @@ def _profile(conn: sa.Connection, site_id: str) -> tuple[float, dict[int, tuple[
     reception = conn.execute(sa.select(p.reception_min_s).where(p.site_id == site_id)).scalar()
     b = t.business_hours.c
     hours = {
-        int(w): (int(o), int(c))
+        int(w): business_hours_span(int(o), int(c))
         for w, o, c in conn.execute(
             sa.select(b.weekday, b.opens_min, b.closes_min).where(b.site_id == site_id)
         )
-        if int(c) > int(o)
     }
-    if conn.execute(sa.select(sa.func.count()).where(b.site_id == site_id)).scalar() and not hours:
-        hours = {-1: (0, 0)}  # rows exist but every day is closed: nothing is inside business hours
     return (DEFAULT_RECEPTION_MIN_S if reception is None else float(reception)), hours
 
 

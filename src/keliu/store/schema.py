@@ -256,8 +256,9 @@ areas = sa.Table(
     sa.PrimaryKeyConstraint("site_id", "zone_id"),
 )
 
-# 营业时间: local opening hours per weekday (0 = Monday), minutes after local midnight. A site with no
-# rows counts all day; a weekday without a row (or opens == closes) is closed.
+# 营业时间: local opening hours per weekday (0 = Monday), minutes after that day's local midnight;
+# closes_min > 1440 is an overnight period, which belongs to the day it opens on (OpeningHours). A
+# site with no rows counts all day; a weekday without a row is closed.
 business_hours = sa.Table(
     "business_hours",
     metadata,
