@@ -141,19 +141,35 @@ def stored_series(
     site_id: str, freq: str, metric: str, db: str | None, today: date | None = None
 ) -> pd.Series:
     """The site's last ``HISTORY_DAYS`` whole local days (ending yesterday) of ``metric`` from the
-    store's rollups, hourly or daily, on naive local timestamps (what ``forecast`` takes)."""
+    store's rollups, hourly or daily, on naive local timestamps (what ``forecast`` takes).
+
+    The history starts no earlier than the site's first day with data: the days before it are
+    unknown (the site was not counting yet), not days without customers. Fewer than ``MIN_WEEKS``
+    whole weeks of it is an :class:`InputError` ``not enough history: N days of data …, need M``."""
     from datetime import UTC
     from zoneinfo import ZoneInfo
 
     import pandas as pd
 
-    from keliu.analytics.queries import trend
+    from keliu.analytics.forecast import MIN_WEEKS
+    from keliu.analytics.queries import data_span, trend
     from keliu.store import open_store
 
+    need = MIN_WEEKS * 7
     with open_store(db) as store:
         zone = ZoneInfo(store.site(site_id).timezone)
         last = (today or datetime.now(UTC).astimezone(zone).date()) - timedelta(days=1)
         first = last - timedelta(days=HISTORY_DAYS - 1)
+        span = data_span(store, site_id)
+        first = last + timedelta(days=1) if span is None else max(first, span[0])
+        days = max((last - first).days + 1, 0)
+        if days < need:
+            since = f" ({first.isoformat()} .. {last.isoformat()})" if days else ""
+            raise InputError(
+                f"site {site_id}: not enough history: {days} whole day{'' if days == 1 else 's'} of data"
+                f"{since}, need {need} ({MIN_WEEKS} weeks); the days before a site's first data are "
+                "unknown, not zero"
+            )
         result = trend(store, site_id, first, last, metric, by="hour" if freq == "h" else "day")  # type: ignore[arg-type]
     stamps = pd.DatetimeIndex([pd.Timestamp(label) for label, _ in result.points])
     return pd.Series([float(v) for _, v in result.points], index=stamps, name="value", dtype=float)
@@ -170,7 +186,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         site: Annotated[
             str | None,
-            typer.Option("--site", help="Instead of --input: a stored site's last 12 weeks of traffic."),
+            typer.Option(
+                "--site",
+                help="Instead of --input: a stored site's last 12 weeks of traffic (from its first day of "
+                "data; at least 2 weeks).",
+            ),
         ] = None,
         metric: Annotated[
             str, typer.Option("--metric", help="With --site: deduplicated (去重, default) or total.")

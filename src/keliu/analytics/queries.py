@@ -37,6 +37,7 @@ __all__ = [
     "accuracy_audit",
     "business_hours_effect",
     "categories",
+    "data_span",
     "dwell",
     "entrance_heat",
     "floors",
@@ -463,6 +464,26 @@ def traffic(store: Store, site_id: str | None, first: date, last: date) -> m.Tra
         return _total(
             {f"{i}": _total(_days(conn, g, first, last, per_site=False)) for i, g in enumerate(groups)}
         )
+
+
+def data_span(store: Store, site_id: str) -> tuple[date, date] | None:
+    """The first and last local days of one site that have rows in the daily rollup (any traffic:
+    visits, entries, staff, pass-by …); None when it has none. Days before the first are unknown —
+    the site was not counting yet — and must not be read as zero traffic."""
+    d = t.traffic_daily.c
+    with _conn(store) as conn:
+        _load_sites(conn, site_id)
+        first, last = conn.execute(
+            sa.select(sa.func.min(d.day), sa.func.max(d.day)).where(d.site_id == site_id)
+        ).one()
+    if first is None or last is None:
+        return None
+    return _as_date(first), _as_date(last)
+
+
+def _as_date(value: Any) -> date:
+    # SQLite hands MIN/MAX of a DATE column back as text
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def trend(
