@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from keliu.cli_analytics import register as _register_analytics
+from keliu.cli_camera import register as _register_camera
 from keliu.cli_demo_seed import register as _register_demo_seed
 from keliu.cli_forecast import register as _register_forecast
 from keliu.cli_options import DbOpt, SiteOpt
@@ -56,6 +57,7 @@ _register_demo_seed(demo_app)  # keliu demo seed (keliu.cli_demo_seed)
 
 _register_forecast(app)  # keliu forecast (keliu.cli_forecast)
 _register_analytics(app)  # dashboard, analytics METRIC, import, rollups (keliu.cli_analytics)
+_register_camera(app)  # camera snapshot (keliu.cli_camera)
 
 
 def parse_line_option(text: str) -> LineConfig:
