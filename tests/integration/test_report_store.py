@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from typer.testing import CliRunner
 
-from keliu.analytics.report import build_report, export_report
+from keliu.analytics.report import Note, build_report, export_report
+from keliu.cli import app
 from keliu.domain.visits import Entry, Exclusion, PersonCategory, Visit
 from keliu.errors import InputError
 from keliu.store import Store, open_store
@@ -126,3 +128,78 @@ def test_day_report_from_store_and_errors(store: Store) -> None:
         build_report(store, "nowhere", "day", date(2024, 5, 12), generated_at=GENERATED_AT)
     with pytest.raises(InputError, match="inverted"):
         build_report(store, SITE, "custom", (date(2024, 5, 3), date(2024, 5, 1)), generated_at=GENERATED_AT)
+
+
+def test_a_week_in_progress_is_compared_with_the_same_days_of_last_week(store: Store) -> None:
+    """Wednesday 15:00: this week so far (Monday – Wednesday 15:00) against last week's Monday –
+    Wednesday 15:00, not against the whole of last week (which gave a false −64.3 % here)."""
+    store.upsert_site("live", "进行中", "Asia/Shanghai")
+    store.upsert_camera("live", "cam1")
+    visits = []
+    for day in [date(2024, 5, 6) + timedelta(days=i) for i in range(7)] + [
+        date(2024, 5, 13) + timedelta(days=i) for i in range(3)
+    ]:
+        for hour in (10, 14, 16, 19):  # two customers before 15:00 and two after, each day
+            at = datetime(day.year, day.month, day.day, hour, 0, tzinfo=TZ)
+            if at < datetime(2024, 5, 15, 15, 0, tzinfo=TZ):  # nothing after "now" exists yet
+                visits.append(
+                    Visit(f"{day}-{hour}", "live", PersonCategory.CUSTOMER, at, [Entry(at, "cam1", "main")])
+                )
+    store.save_visits(visits)
+    now = datetime(2024, 5, 15, 15, 0, tzinfo=TZ)  # Wednesday
+    report = build_report(store, "live", "week", now.date(), generated_at=now)
+    customers = report.kpi("customers")
+    assert (customers.value, customers.previous) == (10, 10)  # Mon + Tue: 4 each, Wed so far: 2
+    assert customers.change_pct == 0.0
+    assert report.kpi("entries").previous == 10
+    entrances = next(t for t in report.tables if t.key == "entrances")
+    assert [(r[1], r[3]) for r in entrances.rows] == [(10, 10)]  # entries now and last week so far
+    notes = [b.text.en for s in report.sections for b in s.blocks if isinstance(b, Note)]
+    assert (
+        "This period is still in progress (up to 2024-05-15 15:00): the change compares it with the same "
+        "elapsed part of the previous period (up to 2024-05-08 15:00), not with the whole of it."
+    ) in notes
+    # a finished week is compared with the whole week before, as before
+    done = build_report(
+        store, "live", "week", date(2024, 5, 13), generated_at=datetime(2024, 5, 20, 1, 0, tzinfo=TZ)
+    )
+    assert (done.kpi("customers").value, done.kpi("customers").previous) == (10, 28)
+    assert not any("in progress" in b.text.en for s in done.sections for b in s.blocks if isinstance(b, Note))
+
+
+def test_two_sites_exported_into_one_folder_keep_both(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cron example of docs/reports.md writes every site into one folder: each file name (and
+    the HTML title) carries the site id, so the second site does not overwrite the first."""
+    monkeypatch.setenv("KELIU_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KELIU_SIGNATURE_KEY", "ab" * 32)
+    with open_store(db_url) as s:
+        for site_id, name, n in (("north", "北店", 2), ("south", "南店", 5)):
+            s.upsert_site(site_id, name, "Asia/Shanghai")
+            s.upsert_camera(site_id, "cam1")
+            at = datetime(2024, 5, 6, 10, 0, tzinfo=TZ)
+            s.save_visits(
+                [
+                    Visit(f"{site_id}-{i}", site_id, PersonCategory.CUSTOMER, at, [Entry(at, "cam1", "main")])
+                    for i in range(n)
+                ]
+            )
+    out = tmp_path / "reports"
+    printed: list[str] = []
+    for site_id in ("north", "south"):
+        result = CliRunner().invoke(
+            app, ["report", "--site", site_id, "--day", "2024-05-06", "--export", str(out), "--db", db_url]
+        )
+        assert result.exit_code == 0, (result.output, result.exception)
+        printed += result.stdout.split()
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(Path(p).name for p in printed)  # every file written is still there
+    for site_id, name, n in (("north", "北店", 2), ("south", "南店", 5)):
+        stem = f"keliu-{site_id}-day-2024-05-06"
+        assert {f"{stem}.html", f"{stem}.xlsx", f"{stem}-summary.csv", f"{stem}-hourly.csv"} <= set(names)
+        html = (out / f"{stem}.html").read_text(encoding="utf-8")
+        assert f"<title>客流日报 · {name} ({site_id}) · 2024年5月6日 周一</title>" in html
+        wb = openpyxl.load_workbook(out / f"{stem}.xlsx")
+        assert wb.worksheets[0].cell(2, 2).value == n  # each site's own numbers survived
+    assert len([n for n in names if n.endswith(".html")]) == 2

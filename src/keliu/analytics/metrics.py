@@ -74,6 +74,7 @@ __all__ = [
     "Trend",
     "VisitFacts",
     "VisitPath",
+    "WindowPeriod",
     "ZoneConversion",
     "ZoneFlow",
     "ZoneStats",
@@ -106,6 +107,7 @@ __all__ = [
     "ratio",
     "return_bucket",
     "return_intervals",
+    "same_elapsed_window",
     "shift_months",
     "shop_ranking",
     "target_progress",
@@ -237,45 +239,62 @@ def shift_months(moment: datetime, months: int) -> datetime:
 # ------------------------------------------------------------------------------- A1 brief
 
 
+WindowPeriod = Literal["day", "week", "month", "year", "custom"]
+
+
 @dataclass(frozen=True)
 class PeriodWindow:
     """A period so far and the same elapsed part of the previous period (local, aware times)."""
 
-    period: Literal["day", "week", "month", "year"]
+    period: WindowPeriod
     start: datetime
     end: datetime
     previous_start: datetime
     previous_end: datetime
 
 
+def same_elapsed_window(period: WindowPeriod, start: datetime, now: datetime, days: int = 0) -> PeriodWindow:
+    """``[start, now)`` of a period that started at local ``start`` (a local midnight), with the same
+    elapsed part of the previous period — what every "so far" comparison (客流简报, reports of a
+    period still in progress) compares with, so that like is compared with like: the day before up
+    to the same time, the week before up to the same weekday and time, the month before up to the
+    same day (clamped to its length) and time, the year before up to the same date and time, or for
+    a ``custom`` period of ``days`` days the ``days`` days before it."""
+    shift: Callable[[datetime], datetime]
+    if period == "day":
+        shift = lambda m: m - timedelta(days=1)  # noqa: E731
+    elif period == "week":
+        shift = lambda m: m - timedelta(days=7)  # noqa: E731
+    elif period == "month":
+        shift = lambda m: shift_months(m, -1)  # noqa: E731
+    elif period == "year":
+        shift = lambda m: shift_months(m, -12)  # noqa: E731
+    else:
+        if days < 1:
+            raise ValueError("a custom period needs its length in days")
+        shift = lambda m: m - timedelta(days=days)  # noqa: E731
+    return PeriodWindow(period, start, now, shift(start), shift(now))
+
+
 def period_to_date_windows(now: datetime, week_start: int = 0) -> tuple[PeriodWindow, ...]:
     """客流简报 windows at local time ``now``: today, this week (from ``week_start``, 0 = Monday), this
-    month and this year so far, each with the previous period up to the same elapsed point: yesterday
-    up to the same time, last week up to the same weekday and time, last month up to the same day
-    (clamped to its length) and time, last year up to the same date and time."""
+    month and this year so far, each with the previous period up to the same elapsed point
+    (:func:`same_elapsed_window`)."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = midnight - timedelta(days=(midnight.weekday() - week_start) % 7)
     month = midnight.replace(day=1)
     year = month.replace(month=1)
-
-    def window(period: Literal["day", "week", "month", "year"], start: datetime) -> PeriodWindow:
-        shift: Callable[[datetime], datetime]
-        if period == "day":
-            shift = lambda m: m - timedelta(days=1)  # noqa: E731
-        elif period == "week":
-            shift = lambda m: m - timedelta(days=7)  # noqa: E731
-        elif period == "month":
-            shift = lambda m: shift_months(m, -1)  # noqa: E731
-        else:
-            shift = lambda m: shift_months(m, -12)  # noqa: E731
-        return PeriodWindow(period, start, now, shift(start), shift(now))
-
-    return (window("day", midnight), window("week", week), window("month", month), window("year", year))
+    return (
+        same_elapsed_window("day", midnight, now),
+        same_elapsed_window("week", week, now),
+        same_elapsed_window("month", month, now),
+        same_elapsed_window("year", year, now),
+    )
 
 
 @dataclass(frozen=True)
 class BriefItem:
-    period: Literal["day", "week", "month", "year"]
+    period: WindowPeriod
     window: PeriodWindow
     total: Comparison  # 总客流
     deduplicated: Comparison  # 去重客流

@@ -40,6 +40,7 @@ __all__ = [
     "data_span",
     "dwell",
     "entrance_heat",
+    "entrance_heat_between",
     "floors",
     "funnel",
     "holidays",
@@ -55,6 +56,7 @@ __all__ = [
     "shops",
     "targets",
     "traffic",
+    "traffic_between",
     "trend",
     "zone_comparison",
     "zone_conversion",
@@ -186,12 +188,18 @@ def _sum(
 _ALL = ""  # the key of a sum over all the group's sites
 
 
-def _add(into: dict[str, m.Traffic], rows: Sequence[Any], factor: float = 1.0, per_site: bool = True) -> None:
+def _add(
+    into: dict[Any, m.Traffic],
+    rows: Sequence[Any],
+    factor: float = 1.0,
+    per_site: bool = True,
+    by: Sequence[str] = (),
+) -> None:
     for r in rows:
         if not per_site and r.entries is None:  # no rows matched: SUM is NULL
             continue
         traffic = _traffic_of(r)
-        key = r.site_id if per_site else _ALL
+        key = tuple(getattr(r, b) for b in by) if by else (r.site_id if per_site else _ALL)
         into[key] = into.get(key, m.Traffic()) + (traffic if factor == 1.0 else traffic.scaled(factor))
 
 
@@ -201,22 +209,30 @@ def _next_local_hour(hour: datetime, tz: ZoneInfo) -> datetime:
 
 
 def _range(
-    conn: sa.Connection, g: _Group, start: datetime, end: datetime, *, current: bool, per_site: bool = True
-) -> dict[str, m.Traffic]:
-    """Traffic per site (or, unless ``per_site``, for all the group's sites under the key ``""``) in
-    ``[start, end)``; ``start`` is a local midnight. Whole months come from the monthly rollup, whole
-    days from the daily one, the hours of ``end``'s day from the hourly one. The hour containing
-    ``end``: in full when ``current`` (nothing after now exists yet), else pro rata of its elapsed
-    part (the same elapsed part of a previous period)."""
-    out: dict[str, m.Traffic] = {}
+    conn: sa.Connection,
+    g: _Group,
+    start: datetime,
+    end: datetime,
+    *,
+    current: bool,
+    per_site: bool = True,
+    by: Sequence[str] = (),
+) -> dict[Any, m.Traffic]:
+    """Traffic per site (or, unless ``per_site``, for all the group's sites under the key ``""``; or,
+    with ``by`` such as ``("camera_id", "line_id")``, per tuple of those columns) in ``[start, end)``;
+    ``start`` is a local midnight. Whole months come from the monthly rollup (not with ``by``: it has
+    no entrance columns), whole days from the daily one, the hours of ``end``'s day from the hourly
+    one. The hour containing ``end``: in full when ``current`` (nothing after now exists yet), else
+    pro rata of its elapsed part (the same elapsed part of a previous period)."""
+    out: dict[Any, m.Traffic] = {}
     tz = g.tz
     cursor = start.astimezone(tz).date()
     end_day = end.astimezone(tz).date()
 
     def add(table: sa.Table, key: str, lo: Any, hi: Any, factor: float = 1.0) -> None:
-        _add(out, _sum(conn, table, key, lo, hi, g, per_site=per_site), factor, per_site)
+        _add(out, _sum(conn, table, key, lo, hi, g, *by, per_site=per_site), factor, per_site, by)
 
-    if cursor.day == 1 and cursor < month_start(end_day):
+    if not by and cursor.day == 1 and cursor < month_start(end_day):
         add(t.traffic_monthly, "month", cursor, month_start(end_day))
         cursor = month_start(end_day)
     if cursor < end_day:
@@ -466,6 +482,51 @@ def traffic(store: Store, site_id: str | None, first: date, last: date) -> m.Tra
         )
 
 
+def _site_group(conn: sa.Connection, site_id: str) -> _Group:
+    sites = _load_sites(conn, site_id)
+    return _groups(sites, whole_store=False)[0]
+
+
+def _check_window(g: _Group, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = _aware(start, "start"), _aware(end, "end")
+    local = start.astimezone(g.tz)
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        raise InputError(f"start {start.isoformat()} must be a local midnight of the site")
+    if end < start:
+        raise InputError(f"inverted range: {start.isoformat()} .. {end.isoformat()} (end before start)")
+    return start, end
+
+
+def traffic_between(store: Store, site_id: str, start: datetime, end: datetime) -> m.Traffic:
+    """One site's traffic in ``[start, end)``: ``start`` a local midnight, ``end`` any time; the hour
+    containing ``end`` counts pro rata of its elapsed part. What a period in progress is compared
+    with: the previous period of :func:`keliu.analytics.metrics.same_elapsed_window` (as the home
+    dashboard's brief does)."""
+    with _conn(store) as conn:
+        g = _site_group(conn, site_id)
+        start, end = _check_window(g, start, end)
+        if end == start:
+            return m.Traffic()
+        return _total(_range(conn, g, start, end, current=False, per_site=False))
+
+
+def entrance_heat_between(
+    store: Store, site_id: str, start: datetime, end: datetime, top: int | None = 15
+) -> m.EntranceHeat:
+    """进场热力 (A6) of one site in ``[start, end)``, counted like :func:`traffic_between` (entries of
+    the hour containing ``end`` pro rata, rounded per entrance)."""
+    with _conn(store) as conn:
+        g = _site_group(conn, site_id)
+        start, end = _check_window(g, start, end)
+        by = ("camera_id", "line_id")
+        sums = {} if end == start else _range(conn, g, start, end, current=False, per_site=False, by=by)
+        names = _entrance_names(conn, site_id)
+    rows = [
+        (camera_id, line_id, round(v.entries), round(v.visits)) for (camera_id, line_id), v in sums.items()
+    ]
+    return m.entrance_heat(_entrance_items(rows, names), top)
+
+
 def data_span(store: Store, site_id: str) -> tuple[date, date] | None:
     """The first and last local days of one site that have rows in the daily rollup (any traffic:
     visits, entries, staff, pass-by …); None when it has none. Days before the first are unknown —
@@ -560,22 +621,32 @@ def entrance_heat(
         rows = _sum(
             conn, t.traffic_daily, "day", first, last + timedelta(days=1), groups[0], "camera_id", "line_id"
         )
-        e = t.entrances.c
-        names = {
-            (r.camera_id, r.line_id): (r.name, r.entrance_group)
-            for r in conn.execute(
-                sa.select(e.camera_id, e.line_id, e.name, e.entrance_group).where(e.site_id == site_id)
-            )
-        }
-    items = []
-    for r in rows:
-        if not (r.entries or r.visits):
-            continue
-        name, group = names.get((r.camera_id, r.line_id), (f"{r.camera_id}/{r.line_id}", None))
-        items.append(
-            m.EntranceTraffic(r.camera_id, r.line_id, name, group, int(r.entries or 0), int(r.visits or 0))
+        names = _entrance_names(conn, site_id)
+    counts = [(r.camera_id, r.line_id, int(r.entries or 0), int(r.visits or 0)) for r in rows]
+    return m.entrance_heat(_entrance_items(counts, names), top)
+
+
+def _entrance_names(conn: sa.Connection, site_id: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+    e = t.entrances.c
+    return {
+        (r.camera_id, r.line_id): (r.name, r.entrance_group)
+        for r in conn.execute(
+            sa.select(e.camera_id, e.line_id, e.name, e.entrance_group).where(e.site_id == site_id)
         )
-    return m.entrance_heat(items, top)
+    }
+
+
+def _entrance_items(
+    counts: Sequence[tuple[str, str, int, int]], names: Mapping[tuple[str, str], tuple[str, str | None]]
+) -> list[m.EntranceTraffic]:
+    """Entrances with entries or visits, named (``camera/line`` when not named)."""
+    items = []
+    for camera_id, line_id, entries, visits in counts:
+        if not (entries or visits):
+            continue
+        name, group = names.get((camera_id, line_id), (f"{camera_id}/{line_id}", None))
+        items.append(m.EntranceTraffic(camera_id, line_id, name, group, entries, visits))
+    return items
 
 
 def kpis(store: Store, site_id: str | None, today: date, metric: m.MetricName = "total") -> tuple[m.Kpi, ...]:

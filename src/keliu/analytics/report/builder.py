@@ -117,6 +117,10 @@ class ReportInput:
     entrances: Sequence[EntranceCounts] = ()
     forecast: Sequence[tuple[float, float]] | None = None
     location: str | None = None
+    site_id: str | None = None  # the store's id: in exported file names and titles
+    # a period still in progress: (its end so far, the same elapsed point of the previous period);
+    # previous_totals and the entrances' previous entries then cover the previous period up to it
+    compared_until: tuple[datetime, datetime] | None = None
 
     def __post_init__(self) -> None:
         p = self.period
@@ -416,7 +420,19 @@ def build_report_from_input(data: ReportInput, generated_at: datetime) -> Report
         sections.append(Section("entrances", label("sec.entrances"), tuple(_entrance_blocks(data))))
     sections.append(Section("detail", label("sec.detail"), tuple(_detail_blocks(data))))
     notes = ("def.customers", "def.entries", "def.batches", "def.new_returning", "def.excluded", "def.change")
-    sections.append(Section("definitions", label("sec.definitions"), tuple(Note(label(k)) for k in notes)))
+    definitions = [Note(label(k)) for k in notes]
+    if data.compared_until is not None:
+        until, previous = (f"{t.astimezone(p.zone):%Y-%m-%d %H:%M}" for t in data.compared_until)
+        so_far = label("def.change_so_far")
+        definitions.append(
+            Note(
+                Label(
+                    so_far.zh.format(until=until, previous=previous),
+                    so_far.en.format(until=until, previous=previous),
+                )
+            )
+        )
+    sections.append(Section("definitions", label("sec.definitions"), tuple(definitions)))
     return Report(
         title=label(title_key),
         site_name=data.site_name,
@@ -424,4 +440,5 @@ def build_report_from_input(data: ReportInput, generated_at: datetime) -> Report
         generated_at=generated_at,
         sections=tuple(sections),
         location=data.location,
+        site_id=data.site_id,
     )

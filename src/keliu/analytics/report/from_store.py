@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import date, datetime
 
 from keliu.analytics import queries
-from keliu.analytics.metrics import Traffic
+from keliu.analytics.metrics import Traffic, same_elapsed_window
 from keliu.analytics.report.builder import (
     HOURS,
     EntranceCounts,
@@ -52,15 +52,32 @@ def _hourly(store: Store, site_id: str, period: Period) -> dict[date, list[int]]
     return dict(out)
 
 
-def report_input(store: Store, site_id: str, period: Period) -> ReportInput:
-    """Everything the report of ``period`` shows for one site, read through the analytics queries."""
+def report_input(store: Store, site_id: str, period: Period, now: datetime | None = None) -> ReportInput:
+    """Everything the report of ``period`` shows for one site, read through the analytics queries.
+
+    ``now``: when the report is made. A period still in progress then (or not yet begun) is compared
+    with the same elapsed part of the previous period (a week on Wednesday 15:00 with last Monday to
+    Wednesday 15:00: :func:`keliu.analytics.metrics.same_elapsed_window`, the home dashboard's rule),
+    never with the whole of it; the day-by-day comparison lines stay whole days."""
     site = store.site(site_id)
     if site.timezone != period.tz:
         raise InputError(f"period is in {period.tz} but site {site_id!r} is in {site.timezone}")
     days = {d: _counts(queries.traffic(store, site_id, d, d)) for d in period.days}
     prev = period.previous()
     previous_daily = queries.trend(store, site_id, prev.first_day, prev.last_day, "deduplicated", by="day")
-    previous_heat = queries.entrance_heat(store, site_id, prev.first_day, prev.last_day, top=None)
+    window = None
+    if now is not None and now.astimezone(period.zone) < period.end:
+        cutoff = max(now.astimezone(period.zone), period.start)
+        window = same_elapsed_window(period.kind.value, period.start, cutoff, period.n_days)
+        previous_totals = _counts(
+            queries.traffic_between(store, site_id, window.previous_start, window.previous_end)
+        )
+        previous_heat = queries.entrance_heat_between(
+            store, site_id, window.previous_start, window.previous_end, top=None
+        )
+    else:
+        previous_totals = _counts(queries.traffic(store, site_id, prev.first_day, prev.last_day))
+        previous_heat = queries.entrance_heat(store, site_id, prev.first_day, prev.last_day, top=None)
     before = {e.key: round(e.entries) for e in previous_heat.entrances}
     heat = queries.entrance_heat(store, site_id, period.first_day, period.last_day, top=None)
     entrances = [EntranceCounts(e.name, round(e.entries), before.get(e.key, 0)) for e in heat.entrances]
@@ -69,10 +86,12 @@ def report_input(store: Store, site_id: str, period: Period) -> ReportInput:
         previous_hourly = _hourly(store, site_id, prev).get(prev.first_day, [0] * HOURS)
     return ReportInput(
         site_name=site.name,
+        site_id=site_id,
         period=period,
         days=days,
         hourly_customers=_hourly(store, site_id, period),
-        previous_totals=_counts(queries.traffic(store, site_id, prev.first_day, prev.last_day)),
+        previous_totals=previous_totals,
+        compared_until=None if window is None else (window.end, window.previous_end),
         previous_daily_customers=[round(v) for _, v in previous_daily.points],
         previous_hourly_customers=previous_hourly,
         entrances=entrances,
@@ -96,4 +115,4 @@ def build_report(
         period = custom_period(day_or_range[0], day_or_range[1], tz)
     else:
         period = period_containing(kind, day_or_range, tz)
-    return build_report_from_input(report_input(store, site_id, period), generated_at)
+    return build_report_from_input(report_input(store, site_id, period, generated_at), generated_at)

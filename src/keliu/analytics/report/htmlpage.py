@@ -218,7 +218,7 @@ def render_html(report: Report, lang: str = "zh") -> str:
     generated = report.generated_at.astimezone(zone)
     time_range = f"{period.start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M} ({period.tz})"
     meta = [
-        ("site", report.site_name),
+        ("site", report.site_label),
         ("location", report.location or text("whole_site", lang)),
         ("period", period.label(lang)),
         ("range", time_range),
@@ -235,7 +235,7 @@ def render_html(report: Report, lang: str = "zh") -> str:
         f'<html lang="{html_lang}"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)} · {escape(report.site_name)} · {escape(period.label(lang))}</title>"
+        f"<title>{escape(title)} · {escape(report.site_label)} · {escape(period.label(lang))}</title>"
         f'<style>{_CSS}</style></head><body><main class="page">'
         f'<header class="report-head"><div class="brand">{escape(text("brand", lang))}</div>'
         f'<h1>{escape(title)}</h1><dl class="meta">{meta_html}</dl></header>'

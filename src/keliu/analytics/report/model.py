@@ -227,7 +227,9 @@ class Section:
 
 @dataclass(frozen=True)
 class Report:
-    """A whole report. ``location`` names a part of the site (e.g. an entrance group); ``None``: all of it."""
+    """A whole report. ``location`` names a part of the site (e.g. an entrance group); ``None``: all of it.
+    ``site_id`` (the store's site id) goes into exported file names and titles, so that the reports of
+    several sites can share one folder."""
 
     title: Label
     site_name: str
@@ -235,6 +237,7 @@ class Report:
     generated_at: datetime
     sections: tuple[Section, ...]
     location: str | None = None
+    site_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.generated_at.tzinfo is None:
@@ -248,6 +251,13 @@ class Report:
 
     def period_label(self, lang: str = "zh") -> str:
         return self.period.label(lang)
+
+    @property
+    def site_label(self) -> str:
+        """``北京朝阳展厅 (report-site)``: the site's name with its id (just the name without an id)."""
+        if self.site_id is None or self.site_id == self.site_name:
+            return self.site_name
+        return f"{self.site_name} ({self.site_id})"
 
     @property
     def start(self) -> datetime:

@@ -31,13 +31,17 @@ _NUMBER_FORMATS = {
     ColumnKind.DATE: "yyyy-mm-dd",
 }
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.\-\u4e00-\u9fff]")
 
 
 def default_basename(report: Report) -> str:
-    """File stem such as ``keliu-day-2024-05-06`` or ``keliu-custom-2024-05-01_2024-05-20``."""
+    """File stem such as ``keliu-s1-day-2024-05-06`` or ``keliu-s1-custom-2024-05-01_2024-05-20``
+    (``s1`` the site id, so that several sites' reports can share a folder; characters other than
+    letters, digits, ``_.-`` and CJK become ``_``). A report without a site id: ``keliu-day-…``."""
     p = report.period
     span = p.first_day.isoformat() if p.n_days == 1 else f"{p.first_day.isoformat()}_{p.last_day.isoformat()}"
-    return f"keliu-{p.kind.value}-{span}"
+    site = "" if report.site_id is None else _UNSAFE_IN_NAME.sub("_", report.site_id) + "-"
+    return f"keliu-{site}{p.kind.value}-{span}"
 
 
 def summary_header(lang: str) -> list[str]:
@@ -64,7 +68,7 @@ def info_rows(report: Report, lang: str) -> list[list[Cell]]:
     p = report.period
     generated = report.generated_at.astimezone(p.zone)
     return [
-        [text("site", lang), report.site_name],
+        [text("site", lang), report.site_label],
         [text("location", lang), report.location or text("whole_site", lang)],
         [text("period", lang), p.label(lang)],
         [text("range", lang), f"{p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} ({p.tz})"],
@@ -109,7 +113,7 @@ def write_xlsx(report: Report, path: str | Path, lang: str = "zh") -> Path:
     text("brand", lang)
     wb = Workbook()
     wb.properties.creator = "keliu"
-    wb.properties.title = f"{report.title.get(lang)} {report.period.label(lang)}"
+    wb.properties.title = f"{report.title.get(lang)} {report.site_label} {report.period.label(lang)}"
     wb.properties.created = report.generated_at.replace(tzinfo=None)
     bold = Font(bold=True)
     head_fill = PatternFill("solid", fgColor="F1F5F9")

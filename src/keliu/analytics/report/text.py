@@ -92,6 +92,8 @@ ZH: dict[str, str] = {
     "def.new_returning": "新客/回头客：在门店设定的记忆期内未见过/见过的顾客。",
     "def.excluded": "员工与无效客流（如快递、外卖）已从客流量中排除，单独列出。",
     "def.change": "环比：与上一个同类周期（前一日、上周、上月、去年或等长的前一段时间）相比的变化。",
+    "def.change_so_far": "本周期尚未结束（截至 {until}）：环比与上一周期的相同已过时段（至 {previous}）相比，"
+    "而非整个上一周期。",
 }
 
 EN: dict[str, str] = {
@@ -174,6 +176,8 @@ EN: dict[str, str] = {
     "def.excluded": "Staff and invalid traffic (e.g. couriers) are excluded from customers and listed apart.",
     "def.change": "Change: versus the previous period of the same kind (day before, last week, last month, "
     "last year, or the same number of days just before).",
+    "def.change_so_far": "This period is still in progress (up to {until}): the change compares it with "
+    "the same elapsed part of the previous period (up to {previous}), not with the whole of it.",
 }
 
 LANGS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
