@@ -480,3 +480,23 @@ def test_screen_text_of_cells() -> None:
         == "2024-05-12 Sun"
     )
     assert format_cell(None, Column("n", Label("n", "n"), ColumnKind.INT)) == "—"
+
+
+def test_the_site_id_names_the_files_and_titles(tmp_path: Path) -> None:
+    """Reports of several sites share a folder: the (file-safe) site id is in every name."""
+    from dataclasses import replace
+
+    from keliu.analytics.report import default_basename
+
+    report = report_for("day")
+    assert default_basename(report) == "keliu-day-2024-05-12"  # built by hand, no site id
+    north = replace(report, site_id="north")
+    odd = replace(report, site_id="东区/2 号 店")
+    assert default_basename(north) == "keliu-north-day-2024-05-12"
+    assert default_basename(odd) == "keliu-东区_2_号_店-day-2024-05-12"
+    assert north.site_label == f"{report.site_name} (north)"
+    names = {p.name for r in (north, odd) for p in export_report(r, tmp_path, formats=("html", "csv"))}
+    assert {p.name for p in tmp_path.iterdir()} == names and len(names) == 2 * (2 + len(report.tables) + 1)
+    assert f"<title>{report.title.zh} · {report.site_name} (north) · " in (
+        tmp_path / "keliu-north-day-2024-05-12.html"
+    ).read_text(encoding="utf-8")
