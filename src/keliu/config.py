@@ -389,8 +389,10 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def load_site_config(path: Path) -> SiteConfig:
-    """Read and validate a site YAML file; raises ConfigError('file:line: key: message')."""
+def load_site_config(path: Path, *, check_sources: bool = False) -> SiteConfig:
+    """Read and validate a site YAML file; raises ConfigError('file:line: key: message').
+    ``check_sources``: also refuse a camera whose video file does not exist (``keliu config check``
+    and ``keliu process`` check every camera before any of them runs)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -423,7 +425,21 @@ def load_site_config(path: Path) -> SiteConfig:
         raise ConfigError(
             "\n".join(f"{path}:{_line_of(root, loc)}: {_dotted(loc)}: {m}" for loc, m in errors)
         )
-    return _resolve_sources(config, path.parent)
+    resolved = _resolve_sources(config, path.parent)
+    if check_sources:
+        missing = [
+            f"{path}:{_line_of(root, ('cameras', i, 'source'))}: cameras[{i}].source: "
+            f"camera {camera.id!r}: no such video file {camera.source!r}"
+            for i, camera in enumerate(resolved.cameras)
+            if _is_file_source(camera.source) and not Path(camera.source.removeprefix("file://")).is_file()
+        ]
+        if missing:
+            raise ConfigError("\n".join(missing))
+    return resolved
+
+
+def _is_file_source(source: str) -> bool:
+    return ("://" not in source or source.startswith("file://")) and not source.startswith(("usb:", "/dev/"))
 
 
 def _resolve_sources(config: SiteConfig, base: Path) -> SiteConfig:

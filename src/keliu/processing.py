@@ -1,10 +1,22 @@
 """Running a site: every camera → sightings → visitor resolution → store (`keliu process`).
 
-Files are processed one camera after the other and their sightings resolved in time order, so a
-re-run of the same files gives the same visits. Live streams run one thread per camera and are
-resolved in arrival order. The resolver starts from what the store remembers (staff, exclusion
-classes, remembered signatures, visits still within the de-dup window), and the signatures it
-remembers are saved encrypted with their expiry; expired ones are purged at the end of a run.
+**Recorded files** are idempotent and resumable. Every source is opened and checked before anything
+runs; each file is entered in the footage ledger by a fingerprint of its content and its time span
+(``keliu.store.footage``), so footage already ingested is skipped and a different file overlapping it
+on the same camera is refused. Each file is analysed in fixed segments (``keliu.runtime.recorded``),
+each segment's sightings committed with the ledger's progress, so a killed run resumes at the first
+unfinished segment. When every file's vision is done, the sightings of the footage not yet resolved
+are read back from the store and resolved in time order, and the visits saved in the transaction that
+marks the footage resolved: an interrupted and an uninterrupted run give identical visits.
+
+**Live streams** run one thread per camera; a camera that cannot be reached is retried with back-off
+for as long as the run lasts (each outage is stored as a camera outage), and sightings are resolved
+and committed as they arrive, so a kill loses only the tracks in progress.
+
+Only one run may write a site at a time (``Store.writer_lock``). The resolver starts from what the
+store remembers (staff, exclusion classes, remembered signatures, visits still within the de-dup
+window), and the signatures it remembers are saved encrypted with their expiry; expired ones are
+purged at the end of a run.
 
 Frames and crops never leave the camera threads' memory. Must not parse command lines or print.
 """
@@ -21,14 +33,16 @@ from pathlib import Path
 
 from keliu.config import CameraConfig, SiteConfig
 from keliu.domain.visits import Sighting, Visit
-from keliu.errors import KeliuError
+from keliu.errors import ConfigError, KeliuError
 from keliu.resolve import Resolver, StaffSuggestion, default_courier_classes
-from keliu.store import Store
+from keliu.runtime.recorded import SEGMENT_S, recorded_segments
+from keliu.store import Footage, Store, file_fingerprint
 from keliu.store.reference import Area, Entrance, OpeningHours, SiteProfile, ZoneStay
 from keliu.vision.bestshots import BestShots
+from keliu.vision.pipeline import CountingPipeline
 from keliu.vision.sightings import SightingCollector
 from keliu.vision.signature import SignatureExtractor
-from keliu.vision.sources import ReconnectPolicy, open_source
+from keliu.vision.sources import Outage, ReconnectPolicy, open_source
 from keliu.wiring import build_camera_pipeline, resolver_rules
 
 __all__ = [
@@ -49,6 +63,9 @@ class CameraStats:
     video_s: float = 0.0
     wall_s: float = 0.0
     sightings: int = 0
+    skipped: str | None = None  # why nothing was analysed (footage already ingested)
+    resumed_at_s: float | None = None  # a killed run's footage, resumed at this second of video
+    error: str | None = None  # why the camera stopped early
 
 
 @dataclass
@@ -59,6 +76,13 @@ class ProcessReport:
     visits_saved: int = 0
     purged: int = 0
     staff_suggestions: list[StaffSuggestion] = field(default_factory=list)
+
+    @property
+    def sources_failed(self) -> bool:
+        """No camera delivered a frame (and none was skipped as already ingested): nothing was
+        counted because the sources failed or never answered (the CLI exits non-zero)."""
+        stats = self.cameras.values()
+        return bool(stats) and all(c.frames == 0 and c.skipped is None for c in stats)
 
 
 def _recording_start(camera: CameraConfig, is_live: bool) -> datetime:
@@ -77,13 +101,15 @@ def camera_sightings(
     stride: int | None = None,
     stats: CameraStats | None = None,
     progress: Progress | None = None,
+    outage_sink: Callable[[Outage], None] | None = None,
 ) -> Iterator[Sighting]:
-    """Run one camera to the end of its source (files) or for ever (streams), yielding sightings."""
+    """Run one camera to the end of its source (files) or for ever (streams: an unreachable stream is
+    retried with back-off for ever, at start too), yielding sightings."""
     stats = stats if stats is not None else CameraStats()
-    policy = ReconnectPolicy(max_attempts=None, max_attempts_at_start=3)
+    policy = ReconnectPolicy(max_attempts=None, max_attempts_at_start=None)
     started = time.monotonic()
     last_note = started
-    with open_source(camera.source, reconnect=policy) as source:
+    with open_source(camera.source, reconnect=policy, outage_sink=outage_sink) as source:
         runtime = build_camera_pipeline(camera, source.fps, source.resolution_wh)
         collector = SightingCollector(
             site_id,
@@ -152,8 +178,13 @@ def _register_analytics(store: Store, site: SiteConfig) -> None:
         site_id,
         [Area(x.zone, x.kind, x.name, x.floor, x.building, tuple(x.category), x.area_m2) for x in a.areas],
     )
-    opens, closes = (t.strftime("%H:%M") for t in site.visitors.business_hours)
-    store.set_business_hours(site_id, [OpeningHours.parse(day, opens, closes) for day in range(7)])
+    # which source wins (docs/configuration.md): hours imported or set through the API are never
+    # overwritten from the config; the config's (or the default) apply while nobody else set them
+    if store.setting_source(site_id, "business_hours") in (None, "config"):
+        opens, closes = (t.strftime("%H:%M") for t in site.visitors.business_hours)
+        store.set_business_hours(
+            site_id, [OpeningHours.parse(day, opens, closes) for day in range(7)], source="config"
+        )
 
 
 def _resolver_for(store: Store, site: SiteConfig, now: datetime) -> Resolver:
@@ -219,6 +250,34 @@ class SiteResolution:
         for visit_id in [v for v, (_, seen) in self._stays.items() if seen < horizon]:
             del self._stays[visit_id]
 
+    def add_recorded(self, sightings: list[Sighting], footage: list[Footage]) -> None:
+        """Resolve recorded footage's sightings (already stored) and save the visits and zone stays in
+        the one transaction that marks the footage resolved."""
+        ordered = sorted(sightings, key=lambda s: (s.first_seen, s.camera_id, s.track_id))
+        if ordered and self.resolver is None:
+            self.resolver = _resolver_for(self.store, self.site, ordered[0].first_seen)
+        changed: dict[str, Visit] = {}
+        stays: dict[str, set[ZoneStay]] = {}
+        for sighting in ordered:
+            assert self.resolver is not None
+            visits, visit_id = self.resolver.resolve(sighting)
+            for visit in visits:
+                changed[visit.visit_id] = visit
+            if visit_id is not None and sighting.zones:
+                stays.setdefault(visit_id, set()).update(
+                    ZoneStay(visit_id, z.zone_id, z.entered_at, z.left_at) for z in sighting.zones
+                )
+        self.report.visits_saved += self.store.ingest(
+            self.site.site.id,
+            changed.values(),
+            [z for v in sorted(stays) for z in stays[v]],
+            resolved_footage=footage,
+        )
+        self.report.sightings += len(ordered)
+        if ordered:
+            latest = max(s.last_seen for s in ordered)
+            self._seen_until = latest if self._seen_until is None else max(self._seen_until, latest)
+
     def finish(self) -> ProcessReport:
         """Save what the resolver remembers (encrypted, with expiry), suggest staff, purge expired."""
         if self.resolver is not None and self._seen_until is not None:
@@ -240,27 +299,167 @@ def process_site(
     stride: int | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    segment_s: float = SEGMENT_S,
 ) -> ProcessReport:
-    """Process every camera of ``site`` into ``store`` (see module docstring)."""
-    register_site(store, site)
-    report = ProcessReport(site.site.id, {camera.id: CameraStats() for camera in site.cameras})
-    resolution = SiteResolution(site, store, report)
-    live = [c for c in site.cameras if "://" in c.source or c.source.startswith(("usb:", "/dev/video"))]
-    if not live:
-        gathered: list[Sighting] = []
-        for camera in site.cameras:
-            stats = report.cameras[camera.id]
-            gathered += camera_sightings(
-                site.site.id, camera, extractor, stride=stride, stats=stats, progress=progress
+    """Process every camera of ``site`` into ``store`` (see module docstring). Raises `StoreBusy` when
+    another run is writing the site, `InputError` for a source that cannot be opened (before anything
+    runs) or footage that overlaps other footage of its camera."""
+    site_id = site.site.id
+    report = ProcessReport(site_id, {camera.id: CameraStats() for camera in site.cameras})
+    live = [c for c in site.cameras if is_live_source(c.source)]
+    if live and len(live) != len(site.cameras):
+        raise ConfigError(
+            f"site {site_id!r}: cameras {', '.join(c.id for c in live)} are live streams and the others "
+            "recorded files; process them in separate runs (one config each)"
+        )
+    with store.writer_lock(site_id):
+        if live:
+            register_site(store, site)
+            resolution = SiteResolution(site, store, report)
+            _run_threads(
+                site, store, extractor, stride, report, resolution.add, progress, stop or threading.Event()
             )
-        resolution.add(sorted(gathered, key=lambda s: (s.first_seen, s.camera_id, s.track_id)))
-    else:
-        _run_threads(site, extractor, stride, report, resolution.add, progress, stop or threading.Event())
-    return resolution.finish()
+            return resolution.finish()
+        plans = [_plan_recorded(site_id, camera, segment_s) for camera in site.cameras]  # all checked first
+        register_site(store, site)
+        footage = [store.claim_footage(plan.footage) for plan in plans]
+        for plan, claimed in zip(plans, footage, strict=True):
+            plan.footage = claimed
+            _analyse_recorded(
+                site_id, plan, store, extractor, stride, report.cameras[plan.camera.id], progress
+            )
+        resolution = SiteResolution(site, store, report)
+        pending = [plan.footage for plan in plans if not plan.footage.resolved]
+        if pending:
+            resolution.add_recorded(_stored_sightings(store, pending), pending)
+        return resolution.finish()
+
+
+def is_live_source(source: str) -> bool:
+    """A network stream or a camera device (not a recorded file)."""
+    return ("://" in source and not source.startswith("file://")) or source.startswith(("usb:", "/dev/video"))
+
+
+@dataclass
+class _RecordedPlan:
+    camera: CameraConfig
+    footage: Footage
+
+
+def _plan_recorded(site_id: str, camera: CameraConfig, segment_s: float) -> _RecordedPlan:
+    """Open the camera's file (a missing or broken file fails here, before any camera runs) and
+    describe it for the ledger: content fingerprint and the time span it covers."""
+    path = camera.source[len("file://") :] if camera.source.startswith("file://") else camera.source
+    with open_source(path) as source:
+        fps = getattr(source, "fps", 0.0)
+        duration = _duration_s(path) or 0.0
+    started = _recording_start(camera, is_live=False)
+    return _RecordedPlan(
+        camera,
+        Footage(
+            site_id=site_id,
+            camera_id=camera.id,
+            fingerprint=file_fingerprint(Path(path)),
+            source=str(Path(path).resolve()),
+            started_at=started,
+            ended_at=started + timedelta(seconds=max(duration, 1.0 / fps if fps else 0.0)),
+            segment_s=segment_s,
+        ),
+    )
+
+
+def _duration_s(path: str) -> float | None:
+    """The container's idea of the video's length (an estimate until the file has been decoded)."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            return container.duration / 1_000_000 if container.duration else None
+    except (av.error.FFmpegError, OSError, IndexError):
+        return None
+
+
+def _analyse_recorded(
+    site_id: str,
+    plan: _RecordedPlan,
+    store: Store,
+    extractor: SignatureExtractor,
+    stride: int | None,
+    stats: CameraStats,
+    progress: Progress | None,
+) -> None:
+    """Run the camera's file from its first unfinished segment, committing segment by segment."""
+    footage, camera = plan.footage, plan.camera
+    if footage.vision_done:
+        stats.skipped = "already ingested" if footage.resolved else "analysed; resolving"
+        return
+    first = footage.segments_done
+    if first:
+        stats.resumed_at_s = first * footage.segment_s
+        if progress is not None:
+            progress(
+                f"{camera.id}: resuming {footage.source} at {stats.resumed_at_s:.0f} s (segment {first})"
+            )
+    started = time.monotonic()
+    with open_source(footage.source) as source:
+        fps, frame_wh = source.fps, source.resolution_wh
+        runtime = build_camera_pipeline(camera, fps, frame_wh)
+        detector = runtime.pipeline.detector
+        assert detector is not None
+
+        def fresh_pipeline() -> CountingPipeline:
+            return build_camera_pipeline(camera, fps, frame_wh, detector=detector).pipeline
+
+        for segment in recorded_segments(
+            site_id,
+            camera,
+            source,
+            footage.started_at,
+            extractor,
+            detector=detector,
+            build_pipeline=fresh_pipeline,
+            stride=stride or runtime.stride,
+            segment_s=footage.segment_s,
+            first_segment=first,
+        ):
+            ended = (
+                None
+                if segment.video_end_s is None
+                else footage.started_at + timedelta(seconds=segment.video_end_s)
+            )
+            footage = store.save_segment(footage, segment.index, segment.sightings, ended_at=ended)
+            stats.frames += segment.frames
+            stats.sightings += len(segment.sightings)
+            stats.video_s = segment.video_end_s or (segment.index + 1) * footage.segment_s
+            if progress is not None:
+                wall = max(time.monotonic() - started, 1e-6)
+                done_s = stats.video_s - (stats.resumed_at_s or 0.0)
+                progress(
+                    f"{camera.id}: {stats.video_s:.0f} s committed ({done_s / wall:.2f}× real time), "
+                    f"{stats.sightings} sightings"
+                )
+    stats.wall_s = time.monotonic() - started
+    plan.footage = footage
+
+
+def _stored_sightings(store: Store, footage: list[Footage]) -> list[Sighting]:
+    """The stored sightings of each footage (its camera, its span)."""
+    out: list[Sighting] = []
+    for f in footage:
+        out += [
+            s
+            for s in store.sightings(f.site_id, f.started_at, f.ended_at + timedelta(microseconds=1))
+            if s.camera_id == f.camera_id
+        ]
+    return out
 
 
 def _run_threads(
     site: SiteConfig,
+    store: Store,
     extractor: SignatureExtractor,
     stride: int | None,
     report: ProcessReport,
@@ -268,24 +467,45 @@ def _run_threads(
     progress: Progress | None,
     stop: threading.Event,
 ) -> None:
-    """One thread per camera; sightings are resolved in arrival order as they come."""
-    inbox: queue.Queue[Sighting | KeliuError | None] = queue.Queue(maxsize=10_000)
+    """One thread per live camera; sightings are resolved and committed in arrival order as they come.
+
+    A camera that cannot be reached, at start or later, is retried with back-off until ``stop`` is set
+    (a box that boots before its NVR counts from the moment the NVR answers); each outage is stored.
+    Ctrl-C sets ``stop``: what was counted is already committed, and the run ends cleanly."""
+    inbox: queue.Queue[Sighting | tuple[str, KeliuError] | None] = queue.Queue(maxsize=10_000)
+    site_id = site.site.id
+
+    def outage_sink(camera_id: str) -> Callable[[Outage], None]:
+        def record(outage: Outage) -> None:
+            started = datetime.fromtimestamp(outage.started_wall, UTC)
+            ended = None if outage.ended_wall is None else datetime.fromtimestamp(outage.ended_wall, UTC)
+            if progress is not None:
+                state = "back" if ended is not None else f"unreachable ({outage.reason}), retrying"
+                progress(f"{camera_id}: {state} after {outage.attempts} attempts")
+            try:
+                store.record_outage(site_id, camera_id, started, ended, outage.attempts, outage.reason)
+            except KeliuError as exc:  # the store being down must not stop the camera
+                if progress is not None:
+                    progress(f"{camera_id}: outage not stored: {exc}")
+
+        return record
 
     def run(camera: CameraConfig) -> None:
         try:
             for sighting in camera_sightings(
-                site.site.id,
+                site_id,
                 camera,
                 extractor,
                 stride=stride,
                 stats=report.cameras[camera.id],
                 progress=progress,
+                outage_sink=outage_sink(camera.id),
             ):
                 inbox.put(sighting)
                 if stop.is_set():
                     break
         except KeliuError as exc:
-            inbox.put(exc)
+            inbox.put((camera.id, exc))
         finally:
             inbox.put(None)
 
@@ -295,12 +515,20 @@ def _run_threads(
     for thread in threads:
         thread.start()
     running = len(threads)
-    while running:
-        item = inbox.get()
-        if item is None:
-            running -= 1
-        elif isinstance(item, KeliuError):
-            if progress is not None:
-                progress(f"camera stopped: {item}")
-        else:
-            resolve([item])
+    try:
+        while running and not stop.is_set():
+            try:
+                item = inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item is None:
+                running -= 1
+            elif isinstance(item, tuple):
+                camera_id, error = item
+                report.cameras[camera_id].error = str(error)
+                if progress is not None:
+                    progress(f"{camera_id}: camera stopped: {error}")
+            else:
+                resolve([item])
+    except KeyboardInterrupt:
+        stop.set()

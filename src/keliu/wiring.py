@@ -71,9 +71,13 @@ class CameraRuntime:
     stride: int
 
 
-def build_camera_pipeline(camera: CameraConfig, fps: float, frame_wh: tuple[int, int]) -> CameraRuntime:
-    """Detector + tracker + counters for one camera, given what its source reports."""
-    detector = build_detector_from(camera.detector, frame_wh)
+def build_camera_pipeline(
+    camera: CameraConfig, fps: float, frame_wh: tuple[int, int], *, detector: Detector | None = None
+) -> CameraRuntime:
+    """Detector + tracker + counters for one camera, given what its source reports; ``detector``
+    shares an already built detector (detectors keep no state between frames)."""
+    if detector is None:
+        detector = build_detector_from(camera.detector, frame_wh)
     tracker = build_tracker(
         TrackerSettings(
             algorithm=camera.tracker.name,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from keliu.store.crypto import SignatureCipher
 from keliu.store.engine import create_store_engine, upgrade
 from keliu.store.errors import SignatureKeyError, StoreError, StoreUnavailable
+from keliu.store.footage import Footage, StoreBusy, file_fingerprint
 from keliu.store.reference import (
     Area,
     Entrance,
@@ -32,6 +33,7 @@ __all__ = [
     "Area",
     "CameraRecord",
     "Entrance",
+    "Footage",
     "ManualCount",
     "OpeningHours",
     "PassbyCount",
@@ -40,12 +42,14 @@ __all__ = [
     "SiteProfile",
     "SiteRecord",
     "Store",
+    "StoreBusy",
     "StoreError",
     "StoreUnavailable",
     "SummaryRow",
     "Target",
     "WeatherDay",
     "ZoneStay",
+    "file_fingerprint",
     "open_store",
 ]
 
@@ -55,7 +59,8 @@ def open_store(url: str | None = None, *, key: bytes | None = None) -> Store:
 
     ``url``: ``None`` for the embedded SQLite file ``KELIU_HOME/keliu.db``; ``sqlite:///PATH``; or
     ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`` (psycopg 3). ``key``: the 32-byte signature
-    key; by default ``$KELIU_SIGNATURE_KEY`` or ``KELIU_HOME/signature.key``, read on first use.
+    key; by default ``$KELIU_SIGNATURE_KEY``, ``$KELIU_SIGNATURE_KEY_FILE`` or ``KELIU_HOME/signature.key``
+    (keliu.store.crypto), read on first use.
 
     Raises :class:`StoreError` for a bad or unsupported URL or a schema that cannot be migrated, and
     :class:`StoreUnavailable` when the database cannot be reached; both carry one clear sentence.

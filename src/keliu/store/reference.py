@@ -335,7 +335,9 @@ class ReferenceData:
 
     # --------------------------------------------------------------------- business hours
 
-    def set_business_hours(self, site_id: str, hours: Iterable[OpeningHours]) -> None:
+    def set_business_hours(
+        self, site_id: str, hours: Iterable[OpeningHours], *, source: str = "import"
+    ) -> None:
         """Replace the site's opening hours (营业时间), one period per business day. Weekdays left out
         are closed; no hours at all means always open. An overnight period (Friday 22:00–02:00)
         belongs to the day it opens on (see :class:`OpeningHours`). They apply to rollups computed
@@ -358,6 +360,8 @@ class ReferenceData:
                 "closes_min": h.closes_min,
             }
         self._replace(t.business_hours, site_id, list(rows.values()))
+        with self._begin() as conn:  # who set them: the config never overwrites an import or the API
+            self._record_setting_source(conn, site_id, "business_hours", source)  # type: ignore[attr-defined]
 
     def business_hours(self, site_id: str) -> list[OpeningHours]:
         """The site's opening hours, Monday first (empty: always open)."""

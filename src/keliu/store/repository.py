@@ -40,6 +40,7 @@ from keliu.store import rollups
 from keliu.store import schema as t
 from keliu.store.crypto import SignatureCipher
 from keliu.store.engine import in_values, insert_rows, unavailable_as_store_error
+from keliu.store.footage import Footage, FootageLedger
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
 from keliu.store.summary import Bucket, SummaryRow, local_buckets
 from keliu.store.types import UTCDateTime
@@ -203,7 +204,7 @@ def _buckets_cte(buckets: Sequence[Bucket]) -> Any:
 # ---------------------------------------------------------------------------------------- the store
 
 
-class Store(ReferenceData):
+class Store(ReferenceData, FootageLedger):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
     derived from them), remembered signatures, staff enrolments and exclusion classes; analytics
     reference data and zone stays (:class:`keliu.store.reference.ReferenceData`); and the traffic
@@ -418,6 +419,10 @@ class Store(ReferenceData):
         """Store sightings (no pixels; the signature encrypted). A sighting is identified by site,
         camera, track id and ``first_seen``: saving it again (e.g. a track cut at a time limit and
         re-emitted longer) replaces it. Returns how many were given."""
+        with self._begin() as conn:
+            return self._write_sightings(conn, sightings)
+
+    def _write_sightings(self, conn: sa.Connection, sightings: Iterable[Sighting]) -> int:
         rows: dict[tuple[str, str, int, datetime], dict[str, Any]] = {}
         for s in sightings:
             first_seen = _aware(s.first_seen, "first_seen")
@@ -439,12 +444,9 @@ class Store(ReferenceData):
                 "zones": _zones_json(s.zones),
                 "signature": signature,
             }
-        with self._begin() as conn:
-            for site_id in sorted({key[0] for key in rows}):
-                self._site(conn, site_id)
-            _upsert(
-                conn, t.sightings, list(rows.values()), ["site_id", "camera_id", "track_id", "first_seen"]
-            )
+        for site_id in sorted({key[0] for key in rows}):
+            self._site(conn, site_id)
+        _upsert(conn, t.sightings, list(rows.values()), ["site_id", "camera_id", "track_id", "first_seen"])
         return len(rows)
 
     def sightings(self, site_id: str, start: datetime, end: datetime) -> list[Sighting]:
@@ -531,18 +533,22 @@ class Store(ReferenceData):
         visits: Iterable[Visit],
         zone_stays: Iterable[ZoneStay] = (),
         passby: Iterable[PassbyCount] = (),
+        *,
+        resolved_footage: Iterable[Footage] = (),
     ) -> int:
         """Save a site's new or changed visits, the complete zone stays of the visits named in
         ``zone_stays``, and pass-by counts, in one transaction, and refresh the rollups of every hour
         any of them touched once (not once per kind, as the separate save methods would). Same
         semantics as ``save_visits``, ``save_visit_zones`` and ``save_passby``; returns the number of
-        distinct visits saved."""
+        distinct visits saved. ``resolved_footage`` is marked resolved in the same transaction (the
+        footage ledger, ``keliu.store.footage``)."""
         latest = {v.visit_id: v for v in visits}
         if any(v.site_id != site_id for v in latest.values()):
             raise InputError(f"ingest for site {site_id!r} got visits of another site")
         stay_rows = zone_stay_rows(site_id, zone_stays)
         with self._begin() as conn:
             self._ingest_site(conn, site_id, latest, stay_rows, passby)
+            self._mark_resolved(conn, list(resolved_footage))
         return len(latest)
 
     def _ingest_site(

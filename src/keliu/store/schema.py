@@ -21,15 +21,18 @@ __all__ = [
     "areas",
     "batches",
     "business_hours",
+    "camera_outages",
     "cameras",
     "entrances",
     "entries",
     "exclusion_classes",
+    "footage",
     "lines",
     "manual_counts",
     "metadata",
     "passby_counts",
     "remembered",
+    "setting_sources",
     "sightings",
     "site_profiles",
     "sites",
@@ -128,6 +131,57 @@ sightings = sa.Table(
     sa.Column("signature", sa.LargeBinary, nullable=True),
     sa.UniqueConstraint("site_id", "camera_id", "track_id", "first_seen"),
     sa.Index(None, "site_id", "last_seen"),
+)
+
+# 录像台账 footage ledger: which recorded file of a camera has been ingested and how far. A file is
+# named by a fingerprint of its content (not its path), so ingesting the same footage again changes
+# nothing; it is processed in segments of ``segment_s`` seconds of video, each committed together with
+# its sightings (``segments_done``), so a killed run resumes where it stopped; ``resolved`` is set in
+# the transaction that saves the visits made from its sightings. ``ended_at`` is an estimate from the
+# container until ``vision_done``.
+footage = sa.Table(
+    "footage",
+    metadata,
+    _site_fk(),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(1000), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=False),
+    sa.Column("segment_s", sa.Float, nullable=False),
+    sa.Column("segments_done", sa.Integer, nullable=False),
+    sa.Column("vision_done", sa.Boolean, nullable=False),
+    sa.Column("resolved", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "camera_id", "fingerprint"),
+)
+
+# 设备离线 camera outages: a live camera delivered no frames from started_at until ended_at (None: still
+# out, or the run stopped during it); attempts = failed reconnections; reason is the last one's error
+# (credentials masked).
+camera_outages = sa.Table(
+    "camera_outages",
+    metadata,
+    _site_fk(),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "camera_id", "started_at"),
+)
+
+# Who last set a site setting (``setting``, e.g. "business_hours"): "config" (the site YAML, written by
+# ``keliu process``), "import" (``keliu import``) or "api". A setting set by import or the API is never
+# overwritten from the config (docs/configuration.md, "Which source wins").
+setting_sources = sa.Table(
+    "setting_sources",
+    metadata,
+    _site_fk(),
+    sa.Column("setting", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "setting"),
 )
 
 visits = sa.Table(
