@@ -23,12 +23,12 @@ from keliu.cli_analytics import register as _register_analytics
 from keliu.cli_camera import register as _register_camera
 from keliu.cli_demo_seed import register as _register_demo_seed
 from keliu.cli_forecast import register as _register_forecast
-from keliu.cli_options import DbOpt, SiteOpt
+from keliu.cli_options import DbOpt, SiteOpt, check_range, open_existing_store, parse_day
 from keliu.config import CameraConfig, LineConfig, SiteConfig, load_site_config
 from keliu.domain.counting import CrossingEvent
 from keliu.errors import ConfigError, KeliuError
 
-__all__ = ["app", "main", "parse_line_option"]
+__all__ = ["app", "main", "parse_line_option", "parse_line_options"]
 
 log = logging.getLogger("keliu")
 
@@ -58,6 +58,19 @@ _register_demo_seed(demo_app)  # keliu demo seed (keliu.cli_demo_seed)
 _register_forecast(app)  # keliu forecast (keliu.cli_forecast)
 _register_analytics(app)  # dashboard, analytics METRIC, import, rollups (keliu.cli_analytics)
 _register_camera(app)  # camera snapshot (keliu.cli_camera)
+
+
+def parse_line_options(texts: list[str]) -> list[LineConfig]:
+    """Every ``--line``; a line id given twice is refused (each counts its own crossings)."""
+    lines = [parse_line_option(t) for t in texts]
+    ids = [line.id for line in lines]
+    doubled = sorted({i for i in ids if ids.count(i) > 1})
+    if doubled:
+        raise ConfigError(
+            f"--line: the id(s) {', '.join(repr(i) for i in doubled)} given more than once; "
+            "give each counting line its own id"
+        )
+    return lines
 
 
 def parse_line_option(text: str) -> LineConfig:
@@ -117,11 +130,11 @@ def _camera_from_args(
         if video is not None:
             cam = cam.model_copy(update={"source": video})
         if lines:
-            cam = cam.model_copy(update={"lines": [parse_line_option(t) for t in lines]})
+            cam = cam.model_copy(update={"lines": parse_line_options(lines)})
     else:
         if video is None:
             raise ConfigError("give a VIDEO (file, rtsp://, http://, usb:N) or --config FILE")
-        cam = CameraConfig(id="cli", source=video, lines=[parse_line_option(t) for t in lines or []])
+        cam = CameraConfig(id="cli", source=video, lines=parse_line_options(lines or []))
     updates: dict[str, object] = {}
     if detector is not None:
         updates["name"] = detector
@@ -366,7 +379,7 @@ def demo_live(
     if video is None:
         raise ConfigError("give a video to count on, e.g. `keliu demo live path/to/video.mp4`")
     lines = (
-        [parse_line_option(t) for t in line]
+        parse_line_options(line)
         if line
         else [LineConfig(id="门口-door", a=(0.5, 0.05), b=(0.5, 0.95), inside=(0.75, 0.5))]
     )
@@ -402,37 +415,68 @@ def _signatures_of(directory: Path) -> list:  # type: ignore[type-arg]
     return [sig for _, crop in _read_crops(directory) if (sig := extractor.extract([crop])) is not None]  # type: ignore[list-item]
 
 
-def _parse_day(text: str, option: str):  # type: ignore[no-untyped-def]
-    from datetime import date
-
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
-
-
 @app.command()
 def process(
     config: Annotated[Path, typer.Option("--config", help="Site YAML config (all its cameras run).")],
     db: DbOpt = None,
     stride: StrideOpt = None,
+    segment_s: Annotated[
+        float,
+        typer.Option(
+            "--segment-s",
+            min=5.0,
+            max=3600.0,
+            help="Recorded files: seconds of video committed at a time (a killed run resumes at the "
+            "first unfinished segment). Fixed per file when it is first ingested.",
+        ),
+    ] = 60.0,
 ) -> None:
-    """Run all cameras of a site (files or streams) into the store: sightings → visits."""
+    """Run all cameras of a site (files or streams) into the store: sightings → visits.
+
+    Recorded files are ingested once (the same footage again changes nothing) and resume where a
+    killed run stopped; live streams are retried until they answer and run until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
     from keliu.processing import process_site
     from keliu.store import open_store
     from keliu.wiring import build_signature_extractor
 
-    site = load_site_config(config)
+    site = load_site_config(config, check_sources=True)
     extractor = build_signature_extractor()
-    with open_store(db) as store:
-        result = process_site(
-            site, store, extractor, stride=stride, progress=lambda m: print(m, file=sys.stderr)
-        )
+    stop = threading.Event()
+
+    def terminate(_signum: int, _frame: object) -> None:  # SIGTERM ends a run like Ctrl-C
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with open_store(db) as store:
+            result = process_site(
+                site,
+                store,
+                extractor,
+                stride=stride,
+                progress=lambda m: print(m, file=sys.stderr),
+                stop=stop,
+                segment_s=segment_s,
+            )
+    except KeyboardInterrupt:
+        print("keliu: interrupted: what was committed is kept; run again to resume", file=sys.stderr)
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for camera_id, stats in result.cameras.items():
+        if stats.skipped:
+            print(f"{camera_id}: skipped, footage {stats.skipped}", file=sys.stderr)
+            continue
         speed = stats.video_s / stats.wall_s if stats.wall_s else 0.0
+        resumed = f", resumed at {stats.resumed_at_s:.0f} s" if stats.resumed_at_s else ""
+        failed = f", stopped: {stats.error}" if stats.error else ""
         print(
             f"{camera_id}: {stats.frames} frames, {stats.video_s:.1f} s of video in {stats.wall_s:.1f} s "
-            f"({speed:.2f}× real time), {stats.sightings} sightings",
+            f"({speed:.2f}× real time){resumed}, {stats.sightings} sightings{failed}",
             file=sys.stderr,
         )
     print(
@@ -492,8 +536,6 @@ def report(
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from keliu.store import open_store
-
     if export is not None:
         _export_report(site, export, day, date_from, date_to, kind, last, formats, lang, db)
         return
@@ -504,15 +546,14 @@ def report(
     if day is not None and (date_from is not None or date_to is not None):
         raise ConfigError("give either --day or --from/--to, not both")
     if day is not None:
-        first = final = _parse_day(day, "--day")
+        first = final = parse_day(day, "--day")
     elif date_from is not None:
-        first = _parse_day(date_from, "--from")
-        final = _parse_day(date_to, "--to") if date_to is not None else first
+        first = parse_day(date_from, "--from")
+        final = parse_day(date_to, "--to") if date_to is not None else first
     else:
         raise ConfigError("give --day YYYY-MM-DD or --from YYYY-MM-DD [--to YYYY-MM-DD]")
-    if final < first:
-        raise ConfigError(f"--to {final} is before --from {first}")
-    with open_store(db) as store:
+    check_range(first, final, by)  # at most 92 days hour by hour, ten years day by day
+    with open_existing_store(db) as store:
         zone = ZoneInfo(store.site(site).timezone)
         start = datetime.combine(first, datetime.min.time(), zone)
         end = datetime.combine(final + timedelta(days=1), datetime.min.time(), zone)
@@ -543,7 +584,6 @@ def _export_report(
 
     from keliu.analytics.report import PeriodKind, build_report, export_report
     from keliu.analytics.report.periods import last_complete_period
-    from keliu.store import open_store
 
     if lang not in ("zh", "en"):
         raise ConfigError(f"--lang {lang!r}: use zh or en")
@@ -551,19 +591,20 @@ def _export_report(
     if len(chosen) != 1:
         raise ConfigError("with --export give exactly one of --day, --from [--to] or --last")
     now = datetime.now(UTC)
-    with open_store(db) as store:
+    with open_existing_store(db) as store:
         if last is not None:
             period = last_complete_period(last, now, store.site(site).timezone)
             report = build_report(store, site, period.kind, period.first_day, generated_at=now)
         elif day is not None:
             report = build_report(
-                store, site, kind or PeriodKind.DAY, _parse_day(day, "--day"), generated_at=now
+                store, site, kind or PeriodKind.DAY, parse_day(day, "--day"), generated_at=now
             )
         else:
             if kind is not None:
                 raise ConfigError("--kind goes with --day; --from/--to make a custom report")
-            first = _parse_day(date_from, "--from")  # type: ignore[arg-type]
-            final = _parse_day(date_to, "--to") if date_to is not None else first
+            first = parse_day(date_from, "--from")  # type: ignore[arg-type]
+            final = parse_day(date_to, "--to") if date_to is not None else first
+            check_range(first, final)
             report = build_report(store, site, PeriodKind.CUSTOM, (first, final), generated_at=now)
     for path in export_report(report, out_dir, formats=formats.split(","), lang=lang):
         print(path)
@@ -626,23 +667,39 @@ def staff_enrol(
         float, typer.Option("--from-s", help="Labelled range start (s into the video).")
     ] = 0.0,
     end_s: Annotated[float | None, typer.Option("--to-s", help="Labelled range end (s).")] = None,
+    track: Annotated[
+        int | None,
+        typer.Option("--track", help="With --video and several people in view: the track id to enrol."),
+    ] = None,
+    longest: Annotated[
+        bool,
+        typer.Option("--longest", help="With --video and several people in view: the one tracked longest."),
+    ] = False,
     staff_id: Annotated[str | None, typer.Option("--id", help="Staff id (default: from the name).")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Enrol a member of staff (or a uniform) from crops or a labelled time range of a clip."""
+    """Enrol a member of staff (or a uniform) from crops or a labelled time range of a clip.
+
+    With --video and more than one person in the range, nobody is picked: the error lists the tracks
+    with their time on screen; choose one with --track ID or --longest."""
     from keliu.domain.visits import StaffMember
     from keliu.enrolment import signatures_from_clip
-    from keliu.store import open_store
 
     if (images is None) == (video is None):
         raise ConfigError("give exactly one of --images DIR or --video CLIP")
+    if images is not None and (track is not None or longest):
+        raise ConfigError("--track and --longest go with --video")
+    with open_existing_store(db) as store:
+        store.site(site)  # an unknown site or store: refused before the clip is analysed
     signatures = (
-        _signatures_of(images) if images is not None else signatures_from_clip(video or "", start_s, end_s)
+        _signatures_of(images)
+        if images is not None
+        else signatures_from_clip(video or "", start_s, end_s, track=track, longest=longest)
     )
     if not signatures:
         raise ConfigError("no usable view of a person found to enrol")
     member = StaffMember(staff_id or name, name, tuple(signatures))
-    with open_store(db) as store:
+    with open_existing_store(db) as store:
         store.site(site)  # unknown site: clear error
         store.enrol_staff(site, member)
     print(
@@ -653,9 +710,7 @@ def staff_enrol(
 @staff_app.command("list")
 def staff_list(site: SiteOpt, db: DbOpt = None) -> None:
     """Enrolled staff of a site."""
-    from keliu.store import open_store
-
-    with open_store(db) as store:
+    with open_existing_store(db) as store:
         for member in store.staff(site):
             print(f"{member.staff_id}\t{member.name}\t{len(member.signatures)} signature(s)")
 
@@ -665,9 +720,7 @@ def staff_remove(
     site: SiteOpt, staff_id: Annotated[str, typer.Option("--id", help="Staff id.")], db: DbOpt = None
 ) -> None:
     """Remove an enrolment (its signatures are deleted)."""
-    from keliu.store import open_store
-
-    with open_store(db) as store:
+    with open_existing_store(db) as store:
         if not store.remove_staff(site, staff_id):
             raise ConfigError(f"no staff {staff_id!r} at site {site!r}")
 
@@ -707,7 +760,8 @@ def exclusion_add(
     exemplars = tuple(_signatures_of(images)) if images is not None else ()
     if rule is None and not exemplars:
         raise ConfigError("give --upper colours and/or --images exemplars")
-    with open_store(db) as store:
+    # a site's class needs that site's store; a global class may start a new one
+    with (open_existing_store(db) if site is not None else open_store(db)) as store:
         if site is not None:
             store.site(site)
         store.save_exclusion_class(site, ExclusionClass(class_id, name, exemplars, rule, not disabled))
@@ -716,9 +770,7 @@ def exclusion_add(
 @exclusion_app.command("list")
 def exclusion_list(site: SiteOpt, db: DbOpt = None) -> None:
     """Exclusion classes that apply to a site (its own and the global ones)."""
-    from keliu.store import open_store
-
-    with open_store(db) as store:
+    with open_existing_store(db) as store:
         for cls in store.exclusion_classes(site):
             rule = cls.colour_rule
             described = (
@@ -739,9 +791,7 @@ def exclusion_remove(
     db: DbOpt = None,
 ) -> None:
     """Remove an exclusion class."""
-    from keliu.store import open_store
-
-    with open_store(db) as store:
+    with open_existing_store(db) as store:
         if not store.remove_exclusion_class(site, class_id):
             raise ConfigError(f"no exclusion class {class_id!r} ({'site ' + site if site else 'global'})")
 

@@ -6,7 +6,8 @@
 - ``keliu analytics METRIC …``: one query of ``keliu.analytics.queries``; ``_METRICS`` maps each METRIC
   to a small adapter that turns the options into the query's arguments;
 - ``keliu import weather|manual-counts|targets|business-hours --site ID FILE.csv``: reference data from
-  CSV; every line is validated before anything is written;
+  CSV (read and checked by ``keliu.reference_import``; every line is validated before anything is
+  written);
 - ``keliu rollups rebuild|refresh``: recompute the traffic rollups.
 
 Readable output is rich tables (Chinese label first, then English); ``--json`` prints one JSON
@@ -17,10 +18,9 @@ code 2 from ``keliu.cli.main``.
 
 from __future__ import annotations
 
-import csv
 import math
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -29,7 +29,17 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from keliu.cli_options import DbOpt, SiteOpt
+from keliu.cli_options import (
+    MAX_RANGE_DAYS,
+    DbOpt,
+    SiteOpt,
+    check_at,
+    check_count,
+    check_range,
+    check_year,
+    open_existing_store,
+    parse_day,
+)
 from keliu.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,14 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["METRIC_NAMES", "register"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
-FileArg = Annotated[Path, typer.Argument(help="The CSV file (UTF-8, header line first).")]
-
-
-def _parse_date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
+FileArg = Annotated[Path, typer.Argument(help="The CSV file (UTF-8 or GB18030/GBK, header line first).")]
 
 
 def _site_zone(store: Store, site: str | None) -> tzinfo | None:
@@ -76,7 +79,7 @@ def _parse_at(text: str | None, store: Store, site: str | None) -> datetime:
                 "e.g. 2025-03-05T11:30+08:00"
             )
         at = at.replace(tzinfo=zone)
-    return at
+    return check_at(at)
 
 
 # ------------------------------------------------------------------------ analytics METRIC
@@ -108,12 +111,12 @@ class _Args:
         if day is not None and (first_text is not None or last_text is not None):
             raise ConfigError("give either --day or --from/--to, not both")
         if day is not None:
-            first = last = _parse_date(day, "--day")
+            first = last = parse_day(day, "--day")
         elif first_text is not None:
-            first = _parse_date(first_text, "--from")
-            last = _parse_date(last_text, "--to") if last_text is not None else first
-            if last < first:
-                raise ConfigError(f"--to {last} is before --from {first}")
+            first = parse_day(first_text, "--from")
+            last = parse_day(last_text, "--to") if last_text is not None else first
+            hourly = self.metric == "trend" and self.opt("--by") == "hour"
+            check_range(first, last, "hour" if hourly else "day")
         elif last_text is not None:
             raise ConfigError("--to needs --from (or give one --day)")
         else:
@@ -141,20 +144,18 @@ class _Args:
                     f"analytics {self.metric}: missing option --day YYYY-MM-DD (the last day of the "
                     "window) or --from/--to"
                 )
-            last = _parse_date(text, "--day" if self.opt("--day") else "--to")
-            count = 30 if count is None else int(count)
-            if count < 1:
-                raise ConfigError(f"--days {count}: must be at least 1")
-            self.params.update({"from": last - timedelta(days=count - 1), "to": last})
+            last = parse_day(text, "--day" if self.opt("--day") else "--to")
+            count = check_count(30 if count is None else int(count), "--days", 1, MAX_RANGE_DAYS)
+            first = last - timedelta(days=count - 1)
+            check_range(first, last, options="--day/--days")
+            self.params.update({"from": first, "to": last})
         self.params["days"] = count
         return last, count
 
     def today(self) -> date:
         """``--day D`` (default: today at the site)."""
         text = self.opt("--day")
-        day = (
-            _parse_date(text, "--day") if text is not None else _parse_at(None, self.store, self.site).date()
-        )
+        day = parse_day(text, "--day") if text is not None else _parse_at(None, self.store, self.site).date()
         self.params["day"] = day
         return day
 
@@ -190,7 +191,7 @@ class _Args:
         if day is not None:
             if text is not None or year is not None:
                 raise ConfigError("give either --day or --month [--year], not both")
-            first = _parse_date(day, "--day").replace(day=1)
+            first = parse_day(day, "--day").replace(day=1)
         elif text is None:
             raise ConfigError(f"analytics {self.metric}: missing option --month YYYY-MM (or --day D)")
         else:
@@ -205,8 +206,9 @@ class _Args:
                 raise ConfigError(f"--month {text}: give --year too, or write --month YYYY-MM")
             if dash and year is not None and year != y:
                 raise ConfigError(f"--month {text} and --year {year} disagree")
-            if not 1 <= mo <= 12 or not 1 <= y <= 9999:
+            if not 1 <= mo <= 12:
                 raise ConfigError(f"--month {text!r}: expected YYYY-MM with a month 1–12")
+            check_year(y, "--month", str(text))
             first = date(y, mo, 1)
         self.params["month"] = first.strftime("%Y-%m")
         return first
@@ -215,7 +217,7 @@ class _Args:
         year = self.opt("--year")
         if year is None:
             year = _parse_at(None, self.store, self.site).year
-        self.params["year"] = year
+        self.params["year"] = check_year(int(year))
         return int(year)
 
 
@@ -251,24 +253,44 @@ def _targets(q: Any, store: Store, a: _Args) -> dict[str, Any]:
     return {"month": month, "year": year}
 
 
+_LISTED_ZONES = 30  # zone ids named in the "unknown zone" error
+
+
+def _known_zones(store: Store, a: _Args, given: dict[str, str]) -> None:
+    """Each zone named in ``given`` (option → zone id) is one the site has: a zone of a camera or an
+    area of its reference data. Otherwise a :class:`ConfigError` naming the unknown zones and the
+    known ones (a zone that does not exist would show zeros, as if nobody had been there)."""
+    site = str(a.site)
+    known = {z.id for camera in store.cameras(site) for z in camera.zones}
+    known |= {area.zone_id for area in store.areas(site)}
+    unknown = [f"{option} {zone!r}" for option, zone in given.items() if zone not in known]
+    if unknown:
+        names = sorted(known)
+        more = f" … ({len(names)} in all)" if len(names) > _LISTED_ZONES else ""
+        listed = (
+            ", ".join(names[:_LISTED_ZONES]) + more if names else "none (zones come from the site config)"
+        )
+        raise ConfigError(
+            f"analytics {a.metric}: unknown zone(s) {', '.join(unknown)} at site {site}; "
+            f"its zones are: {listed}"
+        )
+
+
 def _zone_comparison(q: Any, store: Store, a: _Args) -> dict[str, Any]:
     first, last = a.days()
     zone = a.require("--zone", "the first zone id")
     other = a.require("--other-zone", "the zone id to compare with")
+    _known_zones(store, a, {"--zone": zone, "--other-zone": other})
     one, two = q.zone_comparison(store, a.site, first, last, zone, other)
     return {"zone": one, "other": two}
 
 
 def _zone_conversion(q: Any, store: Store, a: _Args) -> Any:
     first, last = a.days()
-    return q.zone_conversion(
-        store,
-        a.site,
-        first,
-        last,
-        a.require("--from-zone", "the zone visitors start in"),
-        a.require("--to-zone", "the zone they may go on to"),
-    )
+    from_zone = a.require("--from-zone", "the zone visitors start in")
+    to_zone = a.require("--to-zone", "the zone they may go on to")
+    _known_zones(store, a, {"--from-zone": from_zone, "--to-zone": to_zone})
+    return q.zone_conversion(store, a.site, first, last, from_zone, to_zone)
 
 
 def _audit(q: Any, store: Store, a: _Args) -> Any:
@@ -433,7 +455,6 @@ def _run_metric(
 ) -> tuple[dict[str, Any], Any]:
     """Validate the options for ``metric``, run its query; (params, result)."""
     from keliu.analytics import queries
-    from keliu.store import open_store
 
     spec = _METRICS.get(metric)
     if spec is None:
@@ -447,7 +468,7 @@ def _run_metric(
         raise ConfigError(f"analytics {metric}: missing option --site (a site id)")
     if spec.site == "none" and site:
         raise ConfigError(f"analytics {metric}: --site does not apply (it covers every store)")
-    with open_store(db) as store:
+    with open_existing_store(db) as store:
         if site is not None:
             store.site(site)  # an unknown site: one clear error before any parsing
         args = _Args(metric, site or None, given, store)
@@ -823,331 +844,13 @@ def _emit(as_json: bool, document: Any, title: str, result: Any) -> None:
     _print_value(console, "", result)
 
 
-# ------------------------------------------------------------------------------ CSV import
-
-
-@dataclass(frozen=True)
-class _Column:
-    name: str
-    required: bool
-    parse: Callable[[str], Any]  # raises ValueError with the message to show
-
-
-@dataclass(frozen=True)
-class _ImportKind:
-    """One ``keliu import KIND``: its columns, how a row becomes a record, the record's unique key and
-    how the records are saved."""
-
-    what: str
-    columns: tuple[_Column, ...]
-    build: Callable[[dict[str, Any]], Any]  # raises _RowError for a problem across columns
-    key: Callable[[Any], Any]
-    save: Callable[[Store, str, list[Any]], None]
-
-    @property
-    def header(self) -> str:
-        return ",".join(c.name for c in self.columns)
-
-
-class _RowError(ValueError):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-
-
-def _number_of(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a number")
-    return value
-
-
-def _count_of(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise ValueError(f"{value} must be >= 0")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = _number_of(text)
-    if value < 0:
-        raise ValueError(f"{text} must be >= 0")
-    return value
-
-
-def _day_of(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date YYYY-MM-DD") from None
-
-
-def _instant_of(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date and time, e.g. 2025-03-05T10:00+08:00") from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{text!r} has no UTC offset; write e.g. 2025-03-05T10:00+08:00")
-    return value
-
-
-def _year_of(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a year") from None
-    if not 1970 <= value <= 9999:
-        raise ValueError(f"{value} is not a year from 1970 on")
-    return value
-
-
-def _month_of(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a month 1–12 (empty: the whole year)") from None
-    if not 1 <= value <= 12:
-        raise ValueError(f"{value} is not a month 1–12 (empty: the whole year)")
-    return value
-
-
-def _target_metric_of(text: str) -> str:
-    if text not in ("total", "deduplicated"):
-        raise ValueError(f"{text!r}: use total (总客流) or deduplicated (去重客流)")
-    return text
-
-
-_WEEKDAYS = {
-    **{str(i): i for i in range(7)},
-    **{n: i for i, n in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
-    **{
-        n: i
-        for i, n in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
-    },
-    **{f"周{c}": i for i, c in enumerate("一二三四五六日")},
-    "周天": 6,
-}
-
-
-def _weekday_of(text: str) -> int:
-    value = _WEEKDAYS.get(text.lower())
-    if value is None:
-        raise ValueError(f"{text!r} is not a weekday: use 0–6 (0 = Monday) or mon … sun")
-    return value
-
-
-def _clock_of(text: str) -> int:
-    """HH:MM as minutes after local midnight; 24:00 is the end of the day."""
-    hh, sep, mm = text.partition(":")
-    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and len(hh) <= 2):
-        raise ValueError(f"{text!r} is not a time HH:MM")
-    minutes = int(hh) * 60 + int(mm)
-    if int(mm) > 59 or minutes > 24 * 60:
-        raise ValueError(f"{text!r} is not a time from 00:00 to 24:00")
-    return minutes
-
-
-def _text_of(text: str) -> str:
-    return text
-
-
-def _weather(row: dict[str, Any]) -> Any:
-    from keliu.store import WeatherDay
-
-    high, low = row["temp_high"], row["temp_low"]
-    if high is not None and low is not None and low > high:
-        raise _RowError("temp_low", f"{low:g} is above temp_high {high:g}")
-    return WeatherDay(row["day"], row["condition"], high, low, row["precipitation_mm"])
-
-
-def _manual_count(row: dict[str, Any]) -> Any:
-    from keliu.store import ManualCount
-
-    if row["end"] <= row["start"]:
-        raise _RowError("end", f"{row['end'].isoformat()} is not after start {row['start'].isoformat()}")
-    if bool(row["camera_id"]) != bool(row["line_id"]):
-        raise _RowError(
-            "line_id" if row["camera_id"] else "camera_id",
-            "give camera_id and line_id together (an entrance), or neither (the whole site)",
-        )
-    return ManualCount(
-        row["start"], row["end"], row["entries"], row["camera_id"] or "", row["line_id"] or "",
-        row["batches"], row["note"],
-    )  # fmt: skip
-
-
-def _target(row: dict[str, Any]) -> Any:
-    from keliu.store import Target
-
-    return Target(row["year"], row["month"], row["metric"], row["value"])
-
-
-def _opening(row: dict[str, Any]) -> Any:
-    from keliu.store import OpeningHours
-
-    if row["opens"] >= 24 * 60:
-        raise _RowError("opens", "24:00 is the end of a day: open at 00:00 instead")
-    # a closing at or before the opening is on the next day (overnight; equal: 24 hours)
-    return OpeningHours(row["weekday"], row["opens"], row["closes"])
-
-
-_IMPORTS: dict[str, _ImportKind] = {
-    "weather": _ImportKind(
-        "weather day",
-        (
-            _Column("day", True, _day_of),
-            _Column("condition", True, _text_of),
-            _Column("temp_high", False, _number_of),
-            _Column("temp_low", False, _number_of),
-            _Column("precipitation_mm", False, _non_negative),
-        ),
-        _weather,
-        lambda w: ("day", w.day),
-        lambda store, site, rows: store.save_weather(site, rows),
-    ),
-    "manual-counts": _ImportKind(
-        "manual count",
-        (
-            _Column("start", True, _instant_of),
-            _Column("end", True, _instant_of),
-            _Column("entries", True, _count_of),
-            _Column("camera_id", False, _text_of),
-            _Column("line_id", False, _text_of),
-            _Column("batches", False, _count_of),
-            _Column("note", False, _text_of),
-        ),
-        _manual_count,
-        lambda m: ("start", (m.start, m.end, m.camera_id, m.line_id)),
-        lambda store, site, rows: store.save_manual_counts(site, rows),
-    ),
-    "targets": _ImportKind(
-        "target",
-        (
-            _Column("year", True, _year_of),
-            _Column("month", False, _month_of),
-            _Column("metric", True, _target_metric_of),
-            _Column("value", True, _non_negative),
-        ),
-        _target,
-        lambda g: ("metric", (g.year, g.month, g.metric)),
-        lambda store, site, rows: store.set_targets(site, rows),
-    ),
-    "business-hours": _ImportKind(
-        "weekday",
-        (
-            _Column("weekday", True, _weekday_of),
-            _Column("opens", True, _clock_of),
-            _Column("closes", True, _clock_of),
-        ),
-        _opening,
-        lambda h: ("weekday", h.weekday),
-        lambda store, site, rows: store.set_business_hours(site, rows),
-    ),
-}
-
-
-def _csv_lines(path: Path) -> Iterator[str]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from handle
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a CSV file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
-
-
-def read_import_csv(kind: str, path: Path) -> list[Any]:
-    """The records of a ``keliu import KIND`` CSV, all validated; a :class:`ConfigError` naming the
-    file, line and column of the first problem (and how many more there are) otherwise."""
-    spec = _IMPORTS[kind]
-    errors: list[str] = []
-    reader = csv.reader(_csv_lines(path))
-    header: list[str] | None = None
-    records: list[Any] = []
-    seen: dict[Any, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        cells = [cell.strip() for cell in row]
-        if header is None:
-            header = [c.lower() for c in cells]
-            known = {c.name for c in spec.columns}
-            unknown = [c for c in header if c not in known]
-            missing = [c.name for c in spec.columns if c.required and c.name not in header]
-            doubled = sorted({c for c in header if header.count(c) > 1})
-            problems = (
-                ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])
-                + ([f"missing column(s) {', '.join(missing)}"] if missing else [])
-                + ([f"repeated column(s) {', '.join(doubled)}"] if doubled else [])
-            )
-            if problems:
-                raise ConfigError(
-                    f"{path}:{line}: header: {'; '.join(problems)}; expected {spec.header} "
-                    "(nothing was imported)"
-                )
-            continue
-        if len(cells) > len(header):
-            errors.append(f"{path}:{line}: {len(cells)} fields, but the header has {len(header)}")
-            continue
-        values = dict(zip(header, cells, strict=False))
-        parsed: dict[str, Any] = {}
-        bad = False
-        for column in spec.columns:
-            text = values.get(column.name, "")
-            if text == "":
-                if column.required:
-                    errors.append(f"{path}:{line}: {column.name}: missing value")
-                    bad = True
-                parsed[column.name] = None
-                continue
-            try:
-                parsed[column.name] = column.parse(text)
-            except ValueError as exc:
-                errors.append(f"{path}:{line}: {column.name}: {exc}")
-                bad = True
-        if bad:
-            continue
-        try:
-            record = spec.build(parsed)
-        except _RowError as exc:
-            errors.append(f"{path}:{line}: {exc.column}: {exc}")
-            continue
-        column_name, key = spec.key(record)
-        if key in seen:
-            errors.append(f"{path}:{line}: {column_name}: the same {spec.what} as on line {seen[key]}")
-            continue
-        seen[key] = line
-        records.append(record)
-    if header is None:
-        raise ConfigError(
-            f"{path}: empty; the first line must be the header {spec.header} (nothing was imported)"
-        )
-    if errors:
-        more = f" (and {len(errors) - 1} more problem(s); nothing was imported)" if len(errors) > 1 else ""
-        raise ConfigError(errors[0] + (more or " (nothing was imported)"))
-    if not records:
-        raise ConfigError(f"{path}: no data lines after the header; nothing was imported")
-    return records
-
-
 # ------------------------------------------------------------------------------- commands
 
 
 def register(app: typer.Typer) -> None:
     """Add ``dashboard``, ``analytics``, ``import`` and ``rollups`` to the ``keliu`` app."""
     import_app = typer.Typer(
-        help="导入 Import reference data from CSV (UTF-8, with a header line): weather, manual counts "
+        help="导入 Import reference data from CSV (UTF-8 or GBK, with a header line): weather, manual counts "
         "for the accuracy audit, targets, business hours. Every line is checked before anything is written.",
         no_args_is_help=True,
     )
@@ -1177,9 +880,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """首页 Home dashboard: 客流简报 brief, today by hour, funnel, entrances, KPIs, targets, ranking."""
         from keliu.analytics import queries
-        from keliu.store import open_store
 
-        with open_store(db) as store:
+        with open_existing_store(db) as store:
             now = _parse_at(at, store, site)
             result = queries.home_dashboard(store, site, now)
         if as_json:
@@ -1272,14 +974,13 @@ def register(app: typer.Typer) -> None:
         )
 
     def _import(kind: str, site: str, file: Path, db: str | None) -> None:
-        from keliu.store import open_store
+        from keliu.reference_import import read_import_csv, save_import
 
-        spec = _IMPORTS[kind]
-        records = read_import_csv(kind, file)
-        with open_store(db) as store:
-            store.site(site)
-            spec.save(store, site, records)
-        print(f"imported {len(records)} {spec.what}(s) for site {site} from {file}")
+        batch = read_import_csv(kind, file)  # every line checked before the store is opened
+        with open_existing_store(db) as store:
+            saved = save_import(store, site, batch)
+        encoding = "" if batch.encoding.startswith("UTF-8") else f" (read as {batch.encoding})"
+        print(f"imported {saved} {batch.what}(s) for site {site} from {file}{encoding}")
 
     @import_app.command("weather")
     def import_weather(site: SiteOpt, file: FileArg, db: DbOpt = None) -> None:
@@ -1315,9 +1016,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recompute the rollups of a site (or every site) over all its stored data."""
         from keliu.analytics.rollups import rebuild_rollups
-        from keliu.store import open_store
 
-        with open_store(db) as store:
+        with open_existing_store(db) as store:
             if site is not None:
                 store.site(site)
             stats = rebuild_rollups(store, site)
@@ -1336,12 +1036,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recompute the rollups of the local days --from .. --to (and their months) of one site."""
         from keliu.analytics.rollups import refresh_rollups
-        from keliu.store import open_store
 
-        first, last = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
-        if last < first:
-            raise ConfigError(f"--to {last} is before --from {first}")
-        with open_store(db) as store:
+        first, last = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+        check_range(first, last)
+        with open_existing_store(db) as store:
             zone = ZoneInfo(store.site(site).timezone)
             start = datetime.combine(first, datetime.min.time(), zone)
             end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)

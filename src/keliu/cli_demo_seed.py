@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from keliu.cli_options import DbOpt
+from keliu.cli_options import DbOpt, parse_day
 from keliu.errors import InputError
 
 __all__ = ["parse_end_date", "register"]
@@ -22,10 +22,7 @@ def parse_end_date(text: str | None, today: date) -> date:
     """``--end-date``: a local date ``YYYY-MM-DD``; by default yesterday (``today`` minus one day)."""
     if text is None:
         return today - timedelta(days=1)
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"--end-date must be a date like 2025-03-08 (YYYY-MM-DD), got {text!r}") from None
+    return parse_day(text, "--end-date")  # within the dates keliu handles
 
 
 def register(demo_app: typer.Typer) -> None:

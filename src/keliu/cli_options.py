@@ -1,13 +1,47 @@
 """Command-line options shared by the `keliu` command's modules (cli.py and the cli_* modules that
-register commands on it), so each is spelled once. Must not import the commands themselves."""
+register commands on it), so each is spelled once, and the one validator of the values every command
+bounds the same way. Must not import the commands themselves.
+
+Bounds (``keliu.domain.bounds``; docs/reports.md, "Bounds on dates and ranges"): a day lies in
+2000-01-01 .. 2199-12-31, a day range (``--from/--to``, ``--days``) spans at most 3660 days (ten
+years), and an hour-by-hour range at most 92 days (a quarter). Beyond them a command answers at once
+with one line instead of overflowing or running for minutes.
+
+Read-only commands open the store with :func:`open_existing_store`: a mistyped SQLite path is refused
+("no keliu database at PATH"), never created empty. Commands that write (process, demo seed) use
+``keliu.store.open_store``, which creates the file.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-__all__ = ["DbOpt", "SiteOpt"]
+from keliu.domain.bounds import FIRST_DAY, LAST_DAY, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS, day_in_bounds
+from keliu.errors import ConfigError
+
+if TYPE_CHECKING:
+    from keliu.store import Store
+
+__all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "MAX_HOUR_RANGE_DAYS",
+    "MAX_RANGE_DAYS",
+    "DbOpt",
+    "SiteOpt",
+    "check_at",
+    "check_count",
+    "check_range",
+    "check_year",
+    "open_existing_store",
+    "parse_day",
+    "sqlite_file",
+]
+
 
 DbOpt = Annotated[
     str | None,
@@ -19,3 +53,91 @@ DbOpt = Annotated[
     ),
 ]
 SiteOpt = Annotated[str, typer.Option("--site", help="Site id.")]
+
+
+def parse_day(text: str, option: str) -> date:
+    """``YYYY-MM-DD`` from ``option``, within ``FIRST_DAY .. LAST_DAY``; a :class:`ConfigError` otherwise."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
+    if not day_in_bounds(day):
+        raise ConfigError(f"{option} {day}: keliu handles dates from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def check_year(year: int, option: str = "--year", shown: str | None = None) -> int:
+    """A year within the date bounds (``shown``: the option's value as typed, for the message)."""
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise ConfigError(
+            f"{option} {shown or year}: keliu handles the years {FIRST_DAY.year} to {LAST_DAY.year}"
+        )
+    return year
+
+
+def check_at(at: datetime, option: str = "--at") -> datetime:
+    """A date and time whose day lies within the date bounds."""
+    if not day_in_bounds(at.date()):
+        raise ConfigError(f"{option} {at.isoformat()}: keliu handles dates from {FIRST_DAY} to {LAST_DAY}")
+    return at
+
+
+def check_count(value: int, option: str, lo: int = 1, hi: int = MAX_RANGE_DAYS) -> int:
+    """An integer option (``--days N``, ``--top N``…) within ``lo .. hi``."""
+    if not lo <= value <= hi:
+        raise ConfigError(f"{option} {value}: must be from {lo} to {hi}")
+    return value
+
+
+def check_range(first: date, last: date, by: str = "day", *, options: str = "--from/--to") -> int:
+    """An inclusive range of local days: not inverted, within the date bounds, at most
+    ``MAX_RANGE_DAYS`` days (``MAX_HOUR_RANGE_DAYS`` when ``by`` is ``"hour"``). Returns its length."""
+    for day in (first, last):
+        if not day_in_bounds(day):
+            raise ConfigError(f"{options}: {day} is outside {FIRST_DAY} .. {LAST_DAY}")
+    if last < first:
+        raise ConfigError(f"--to {last} is before --from {first}")
+    days = (last - first).days + 1
+    limit = MAX_HOUR_RANGE_DAYS if by == "hour" else MAX_RANGE_DAYS
+    if days > limit:
+        per = "hour by hour" if by == "hour" else "day by day"
+        hint = "; use --by day for longer ranges" if by == "hour" else ""
+        raise ConfigError(
+            f"{options} {first} .. {last}: {days} days is more than the {limit} days keliu reports "
+            f"{per}{hint}"
+        )
+    return days
+
+
+def sqlite_file(url: str | None) -> Path | None:
+    """The SQLite file that ``url`` (``None``: the default store in ``KELIU_HOME``) names; ``None`` for a
+    server URL or an in-memory database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from keliu.paths import keliu_home
+    from keliu.store.engine import DB_FILE_NAME
+
+    if url is None:
+        return keliu_home() / DB_FILE_NAME
+    try:
+        parsed = make_url(url.strip())
+    except (ArgumentError, ValueError):
+        return None  # open_store explains what a database URL looks like
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_existing_store(url: str | None) -> Store:
+    """``open_store(url)`` for a command that reads (or changes what is already there): a SQLite file
+    that does not exist is a :class:`ConfigError`, and is not created."""
+    from keliu.store import open_store
+
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise ConfigError(
+            f"no keliu database at {path}; run `keliu process` or `keliu demo seed` first "
+            "(or check --db / KELIU_DATABASE_URL)"
+        )
+    return open_store(url)
