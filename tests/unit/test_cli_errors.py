@@ -90,6 +90,7 @@ def test_unknown_option_and_detector() -> None:
 def test_config_check_ok(tmp_path: Path) -> None:
     config = tmp_path / "site.yaml"
     config.write_text("site: {id: s1, name: Shop}\ncameras:\n  - id: door\n    source: x.mp4\n")
+    (tmp_path / "x.mp4").write_bytes(b"")  # config check refuses a video file that does not exist
     result = keliu("config", "check", str(config))
-    assert result.returncode == 0
+    assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
