@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keliu.cli_options import DbOpt
+from keliu.cli_options import DbOpt, open_existing_store
 from keliu.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -153,10 +153,9 @@ def stored_series(
 
     from keliu.analytics.forecast import MIN_WEEKS
     from keliu.analytics.queries import data_span, trend
-    from keliu.store import open_store
 
     need = MIN_WEEKS * 7
-    with open_store(db) as store:
+    with open_existing_store(db) as store:  # a mistyped --db is refused, not created
         zone = ZoneInfo(store.site(site_id).timezone)
         last = (today or datetime.now(UTC).astimezone(zone).date()) - timedelta(days=1)
         first = last - timedelta(days=HISTORY_DAYS - 1)

@@ -322,6 +322,7 @@ READ_ONLY = {
     "staff list": ["staff", "list", "--site", SITE],
     "exclusion list": ["exclusion", "list", "--site", SITE],
     "rollups rebuild": ["rollups", "rebuild"],
+    "forecast --site": ["forecast", "--site", SITE],
     "import (needs a stored site)": ["import", "weather", "--site", SITE, "{csv}"],
 }
 
