@@ -331,8 +331,8 @@ def track(
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="Site YAML config.")]) -> None:
-    """Validate a site config; errors read file:line: key: message."""
-    site = load_site_config(file)
+    """Validate a site config and that every video file exists; errors read file:line: key: message."""
+    site = load_site_config(file, check_sources=True)
     lines = sum(len(c.lines) for c in site.cameras)
     zones = sum(len(c.zones) for c in site.cameras)
     print(
@@ -490,6 +490,9 @@ def process(
             f"present {suggestion.share:.0%} of business hours; {', '.join(suggestion.reasons)}",
             file=sys.stderr,
         )
+    if result.sources_failed:
+        print("keliu: error: no camera delivered a frame; nothing was counted", file=sys.stderr)
+        raise typer.Exit(3)
 
 
 REPORT_COLUMNS = (

@@ -27,7 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -188,8 +188,11 @@ def _register_analytics(store: Store, site: SiteConfig) -> None:
 
 
 def _resolver_for(store: Store, site: SiteConfig, now: datetime) -> Resolver:
-    rules = resolver_rules(site)
     site_id = site.site.id
+    rules = resolver_rules(site)
+    stored = {h.weekday: (h.opens_min, h.closes_min) for h in store.business_hours(site_id)}
+    if stored:  # the store's hours (config, import or API: docs/configuration.md) over the config's
+        rules = replace(rules, weekly_minutes=tuple(stored.get(day) for day in range(7)))
     open_visits: list[Visit] = store.visits(site_id, now - timedelta(seconds=rules.open_visit_s), now)
     return Resolver(
         site_id,

@@ -150,7 +150,7 @@ def test_migrations_match_models(db_url: str) -> None:
     with open_store(db_url) as s, s.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
 
 
 def test_default_store_is_sqlite_in_keliu_home_with_wal(keliu_home: Path) -> None:

@@ -18,6 +18,8 @@ ALLOWED = {
     "store": ("keliu.domain", "keliu.store", "keliu.errors", "keliu.paths"),
     "resolve": ("keliu.domain", "keliu.resolve"),
     "analytics": ("keliu.domain", "keliu.analytics", "keliu.store", "keliu.errors", "keliu.paths"),
+    # recorded/live video → sightings; never the store, the resolver or a user interface
+    "runtime": ("keliu.domain", "keliu.vision", "keliu.runtime", "keliu.config", "keliu.errors"),
 }
 
 

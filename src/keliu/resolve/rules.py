@@ -53,6 +53,10 @@ class ResolverRules:
     open_time: time = time(9, 0)
     close_time: time = time(21, 0)
     timezone: str = "Asia/Shanghai"
+    # The site's stored hours per weekday (Monday first), when it has them: (opens, closes) in minutes
+    # after that day's local midnight, closes > 1440 for overnight; None: closed that day. They take
+    # the place of open_time/close_time, so the resolver and the rollups use the same hours.
+    weekly_minutes: tuple[tuple[int, int] | None, ...] | None = None
     # Seed 001: "非营业时间内抓拍的顾客不计入总人次" — a visit none of whose entries is within business
     # hours is excluded with reason ``outside_hours`` (staff stay staff).
     exclude_outside_hours: bool = True
@@ -91,6 +95,8 @@ class ResolverRules:
             raise ValueError("open_visit_s must be >= 0")
         if self.batch_gap_s < 0 or self.batch_proximity < 0 or self.track_continuation_s < 0:
             raise ValueError("batch_gap_s, batch_proximity and track_continuation_s must be >= 0")
+        if self.weekly_minutes is not None and len(self.weekly_minutes) != 7:
+            raise ValueError("weekly_minutes needs 7 entries, Monday first")
         ZoneInfo(self.timezone)  # raises for an unknown time zone name
 
     @property
@@ -103,13 +109,21 @@ class ResolverRules:
 
     @property
     def overnight(self) -> bool:
-        """Whether the business hours close on the next day (a closing at or before the opening)."""
+        """Whether the business hours (of any weekday) close on the next day."""
+        if self.weekly_minutes is not None:
+            return any(h is not None and h[1] > 1440 for h in self.weekly_minutes)
         return self.close_time <= self.open_time
 
     def business_hours(self, day: date) -> tuple[datetime, datetime]:
         """Opening and closing of the business day ``day`` (local), as aware datetimes (compare freely
-        with UTC ones); an overnight closing is on the next calendar day."""
+        with UTC ones); an overnight closing is on the next calendar day; a closed day is empty."""
         zone = self.zone
+        if self.weekly_minutes is not None:
+            midnight = datetime.combine(day, time(0, 0), zone)
+            hours = self.weekly_minutes[day.weekday()]
+            if hours is None:
+                return midnight, midnight
+            return midnight + timedelta(minutes=hours[0]), midnight + timedelta(minutes=hours[1])
         closes_on = day + timedelta(days=1) if self.overnight else day
         return datetime.combine(day, self.open_time, zone), datetime.combine(closes_on, self.close_time, zone)
 
