@@ -9,7 +9,7 @@ DEMO_VIDEO := /usr/share/doc/opencv-doc/examples/data/vtest.avi
 VIDEO ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test venv venv-test models demo-video lint unit bench bench-visitors bench-dashboard bench-forecast clean help
+.PHONY: run test test-debs venv venv-test models demo-video lint unit bench bench-visitors bench-dashboard bench-forecast clean help
 
 help:
 	@echo "make run [VIDEO=path]  set up and count people on a video live in the terminal"
@@ -56,7 +56,24 @@ lint: venv-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: venv-test models lint
+# Debian packages the tests use: GStreamer's RTSP server (stream reconnect tests), Chromium (report and UI
+# tests), a CJK font (charts), opencv-doc (the demo video). Installed as root; otherwise they must be there.
+TEST_DEBS := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+             gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-gi opencv-doc \
+             chromium chromium-driver fonts-wqy-microhei
+
+test-debs:
+	@need=""; for pkg in $(TEST_DEBS); do dpkg -s $$pkg >/dev/null 2>&1 || need="$$need $$pkg"; done; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages the tests need:$$need"; \
+	    apt-get install -y -qq $$need >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $$need >/dev/null; }; \
+	  else \
+	    echo "the tests need these Debian packages:$$need (run make test as root to install them)" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: test-debs venv-test models lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: venv-test
