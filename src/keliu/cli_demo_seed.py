@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from keliu.cli_options import DbOpt, parse_day
-from keliu.errors import InputError
+from keliu.errors import ConfigError, InputError
 
 __all__ = ["parse_end_date", "register"]
 
@@ -22,7 +22,10 @@ def parse_end_date(text: str | None, today: date) -> date:
     """``--end-date``: a local date ``YYYY-MM-DD``; by default yesterday (``today`` minus one day)."""
     if text is None:
         return today - timedelta(days=1)
-    return parse_day(text, "--end-date")  # within the dates keliu handles
+    try:
+        return parse_day(text, "--end-date")  # a date within the dates keliu handles
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None  # this command's option errors are InputErrors
 
 
 def register(demo_app: typer.Typer) -> None:
