@@ -48,7 +48,10 @@ def test_a_small_seed_fills_every_table_and_re_seeding_replaces_it(store: Store)
     assert report.first_day == END - timedelta(days=6) and report.visits > 3000
     first = _snapshot(store)
     for table in t.metadata.sorted_tables:
-        if table.name not in ("sightings", "staff", "exclusion_classes", "remembered", "zones"):
+        if table.name not in (
+            *("sightings", "staff", "exclusion_classes", "remembered", "zones"),
+            *("footage", "camera_outages"),  # from video only
+        ):
             assert first[table.name], f"{table.name} is empty"
     assert len(first["visits"]) == report.visits and len(first["entries"]) == report.entries
 

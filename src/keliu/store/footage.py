@@ -264,7 +264,10 @@ class FootageLedger:
         self, conn: sa.Connection, site_id: str, setting: str, source: SettingSource
     ) -> None:
         c = t.setting_sources.c
-        conn.execute(sa.delete(t.setting_sources).where(c.site_id == site_id, c.setting == setting))
+        where = (c.site_id == site_id, c.setting == setting)
+        if conn.execute(sa.select(c.source).where(*where)).scalar_one_or_none() == source:
+            return  # updated_at says since when this source owns the setting
+        conn.execute(sa.delete(t.setting_sources).where(*where))
         conn.execute(
             sa.insert(t.setting_sources),
             {"site_id": site_id, "setting": setting, "source": source, "updated_at": datetime.now(UTC)},
