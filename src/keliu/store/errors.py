@@ -18,10 +18,16 @@ __all__ = ["SignatureKeyError", "StoreError", "StoreUnavailable"]
 class StoreError(KeliuError):
     """The store cannot be used as asked (bad URL, unsupported database, schema newer than this keliu)."""
 
+    code = "store_error"
+
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached or opened (server down, wrong host/port, unwritable file)."""
 
+    code = "store_unavailable"
+
 
 class SignatureKeyError(StoreError):
     """The key that encrypts signatures at rest is invalid, readable by others, or does not decrypt."""
+
+    code = "signature_key_error"

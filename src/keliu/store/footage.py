@@ -44,6 +44,8 @@ _FINGERPRINT_BLOCK = 1 << 20  # bytes hashed from the start and the end of a fil
 class StoreBusy(StoreError):
     """Another keliu process is writing the same site of the same database right now."""
 
+    code = "site_busy"
+
 
 def file_fingerprint(path: Path) -> str:
     """A content fingerprint of a video file: SHA-256 of its size, first and last MiB.

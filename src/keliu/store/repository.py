@@ -35,9 +35,10 @@ from keliu.domain.visits import (
     StaffMember,
     Visit,
 )
-from keliu.errors import ConfigError, InputError
+from keliu.errors import ConfigError, InputError, NotFound
 from keliu.store import rollups
 from keliu.store import schema as t
+from keliu.store.accounts import Accounts
 from keliu.store.crypto import SignatureCipher
 from keliu.store.engine import in_values, insert_rows, unavailable_as_store_error
 from keliu.store.footage import Footage, FootageLedger
@@ -204,7 +205,7 @@ def _buckets_cte(buckets: Sequence[Bucket]) -> Any:
 # ---------------------------------------------------------------------------------------- the store
 
 
-class Store(ReferenceData, FootageLedger):
+class Store(ReferenceData, FootageLedger, Accounts):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
     derived from them), remembered signatures, staff enrolments and exclusion classes; analytics
     reference data and zone stays (:class:`keliu.store.reference.ReferenceData`); and the traffic
@@ -251,7 +252,7 @@ class Store(ReferenceData, FootageLedger):
         if row is None:
             known = sorted(conn.execute(sa.select(t.sites.c.id)).scalars())
             listed = f"known sites: {', '.join(known)}" if known else "no sites yet"
-            raise InputError(f"unknown site {site_id!r} ({listed}; `keliu process --config` adds a site)")
+            raise NotFound(f"unknown site {site_id!r} ({listed}; `keliu process --config` adds a site)")
         return SiteRecord(
             site_id=row.id,
             name=row.name,

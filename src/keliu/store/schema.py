@@ -18,7 +18,9 @@ from keliu.store.types import UTCDateTime
 
 __all__ = [
     "ROLLUP_METRICS",
+    "api_tokens",
     "areas",
+    "audit_log",
     "batches",
     "business_hours",
     "camera_outages",
@@ -30,8 +32,10 @@ __all__ = [
     "lines",
     "manual_counts",
     "metadata",
+    "organisation",
     "passby_counts",
     "remembered",
+    "sessions",
     "setting_sources",
     "sightings",
     "site_profiles",
@@ -41,9 +45,13 @@ __all__ = [
     "traffic_daily",
     "traffic_hourly",
     "traffic_monthly",
+    "user_sites",
+    "users",
     "visit_zones",
     "visits",
     "weather",
+    "webhook_outbox",
+    "webhooks",
     "zones",
 ]
 
@@ -474,4 +482,124 @@ traffic_monthly = sa.Table(
     *_metric_columns(),
     sa.PrimaryKeyConstraint("site_id", "month"),
     sa.Index(None, "month"),
+)
+
+# ------------------------------------------------------------------------------ accounts (service)
+# The organisation (组织) this installation serves: one row (id 1).
+organisation = sa.Table(
+    "organisation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Users of the service. role: "admin" (every site, users, settings), "manager" (区域经理: their sites,
+# site settings, staff, imports, exports) or "staff" (门店员工: their sites, dashboards, reception).
+# password_hash: argon2id (argon2-cffi). Sites of managers and staff are in user_sites.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("must_change_password", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+user_sites = sa.Table(
+    "user_sites",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete=_CASCADE), nullable=False),
+    _site_fk(),
+    sa.PrimaryKeyConstraint("user_id", "site_id"),
+)
+
+# Browser sessions: the cookie carries a random token, only its SHA-256 is stored (revocable).
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete=_CASCADE), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# API tokens for machines (DMS, BI): shown once, only the SHA-256 is stored.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete=_CASCADE), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# 审计日志: every change, login (failed ones too) and export; details never hold passwords or tokens.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("username", sa.String(64), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("site_id", sa.String(ID), nullable=True),
+    sa.Column("target", sa.String(500), nullable=True),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Index(None, "at"),
+)
+
+# ------------------------------------------------------------------- webhooks (migration 0005)
+# A receiver of pushed events (Webhooks, 推送): site_id NULL = every site. secret: the signing secret,
+# sealed with the store's key (keliu.store.crypto, SignatureCipher.seal_secret) since delivery must
+# read it back to sign. event_types: JSON list of keliu.service.webhooks.EVENT_TYPES.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _site_fk(nullable=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.LargeBinary, nullable=False),
+    sa.Column("event_types", sa.JSON, nullable=False),
+    sa.Column("description", sa.String(200), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "site_id"),
+)
+
+# The persistent outbox: one row per event and webhook, written before anything is sent, so a restart
+# never loses an undelivered webhook. event_id (a UUID, the same for every webhook of one event) lets
+# receivers de-duplicate. payload: the JSON body, sent byte-identical on every attempt. Pending:
+# delivered_at and dead_at NULL; dead_at: given up after the maximum age (dead letter, still listed).
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column(
+        "webhook_id", sa.String(32), sa.ForeignKey("webhooks.id", ondelete=_CASCADE), nullable=False
+    ),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    _site_fk(nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("dead_at", UTCDateTime, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.PrimaryKeyConstraint("event_id", "webhook_id"),
+    sa.Index(None, "next_attempt_at"),
+    sa.Index(None, "webhook_id", "created_at"),
+    sa.Index(None, "delivered_at"),
 )
