@@ -8,6 +8,7 @@
     │   └── Conflict           it exists already, or another writer holds it
     ├── ModelError             a model is missing, corrupt, or fails its checksum
     ├── Unauthenticated        no valid session or API token (or wrong password)
+    │   └── TooManyAttempts    too many failed logins: wait before trying again
     └── Forbidden              the user's role or sites do not allow it
 
 Domain errors know nothing of HTTP or of the terminal: the CLI prints ``str(error)`` on one line
@@ -26,6 +27,7 @@ __all__ = [
     "ModelError",
     "NotFound",
     "StreamUnavailable",
+    "TooManyAttempts",
     "Unauthenticated",
 ]
 
@@ -82,3 +84,9 @@ class Forbidden(KeliuError):
     """The user's role does not allow the action."""
 
     code = "forbidden"
+
+
+class TooManyAttempts(Unauthenticated):
+    """Too many failed logins for this user from this address: wait before trying again."""
+
+    code = "too_many_attempts"
