@@ -11,6 +11,9 @@ vectors. ``gender``/``age`` are always "unknown" and are not stored.
 The *associated data* names the row a blob belongs to (kind, site, row key), so a blob copied into
 another row, another site or another table fails authentication instead of decrypting as someone else.
 
+The same key seals the few other secrets the store must read back (webhook signing secrets:
+``seal_secret``/``open_secret``, same format, their own associated-data prefix).
+
 The key (32 bytes) comes from, in this order:
 
 - ``$KELIU_SIGNATURE_KEY``: the key itself, base64 (e.g. from a secrets manager);
@@ -66,6 +69,7 @@ _COUNT = struct.Struct("<H")
 _HEADER = struct.Struct("<IIIBB")  # embedding length, colour length, shots, upper colour, lower colour
 _NO_COLOUR = 255
 _AAD_PREFIX = b"keliu/signature/v1"
+_SECRET_AAD_PREFIX = b"keliu/secret/v1"  # other secrets sealed with the same key (webhook secrets)
 
 
 # ---------------------------------------------------------------------------------------- packing
@@ -226,9 +230,9 @@ def _read_configured_key_file(path: Path) -> bytes:
 # ----------------------------------------------------------------------------------------- cipher
 
 
-def _associated_data(kind: str, site_id: str, row: str) -> bytes:
+def _associated_data(kind: str, site_id: str, row: str, prefix: bytes = _AAD_PREFIX) -> bytes:
     parts = (kind, site_id, row)
-    return b"\x00".join([_AAD_PREFIX, *(p.encode("utf-8") for p in parts)])
+    return b"\x00".join([prefix, *(p.encode("utf-8") for p in parts)])
 
 
 class SignatureCipher:
@@ -255,6 +259,34 @@ class SignatureCipher:
             nonce, pack_signatures(signatures), _associated_data(kind, site_id, row)
         )
         return bytes([_VERSION]) + nonce + sealed
+
+    def seal_secret(self, secret: bytes, *, kind: str, site_id: str, row: str) -> bytes:
+        """Encrypt another secret the store must be able to read back (a webhook's signing secret),
+        bound to its row like a signature blob (same format, its own associated-data prefix)."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._cipher().encrypt(
+            nonce, secret, _associated_data(kind, site_id, row, _SECRET_AAD_PREFIX)
+        )
+        return bytes([_VERSION]) + nonce + sealed
+
+    def open_secret(self, blob: bytes, *, kind: str, site_id: str, row: str) -> bytes:
+        """Decrypt a blob sealed by :meth:`seal_secret` for the same row; :class:`SignatureKeyError`
+        if it fails."""
+        blob = bytes(blob)
+        if len(blob) < 1 + NONCE_BYTES + 16 or blob[0] != _VERSION:
+            raise SignatureKeyError(f"a stored {kind} of site {site_id!r} is malformed")
+        try:
+            return self._cipher().decrypt(
+                blob[1 : 1 + NONCE_BYTES],
+                blob[1 + NONCE_BYTES :],
+                _associated_data(kind, site_id, row, _SECRET_AAD_PREFIX),
+            )
+        except InvalidTag:
+            raise SignatureKeyError(
+                f"cannot decrypt a stored {kind} of site {site_id!r}: the signature key "
+                f"(${KEY_ENV}, ${KEY_FILE_ENV} or KELIU_HOME/{KEY_FILE_NAME}) is not the one it was "
+                "written with, or the data was altered"
+            ) from None
 
     def open(self, blob: bytes, *, kind: str, site_id: str, row: str) -> tuple[Signature, ...]:
         """Decrypt and unpack a blob sealed for the same row; :class:`SignatureKeyError` if it fails."""

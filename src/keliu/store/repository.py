@@ -45,6 +45,7 @@ from keliu.store.footage import Footage, FootageLedger
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
 from keliu.store.summary import Bucket, SummaryRow, local_buckets
 from keliu.store.types import UTCDateTime
+from keliu.store.webhooks import WebhookOutboxStore
 
 __all__ = ["CameraRecord", "SiteRecord", "Store"]
 
@@ -205,7 +206,7 @@ def _buckets_cte(buckets: Sequence[Bucket]) -> Any:
 # ---------------------------------------------------------------------------------------- the store
 
 
-class Store(ReferenceData, FootageLedger, Accounts):
+class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
     derived from them), remembered signatures, staff enrolments and exclusion classes; analytics
     reference data and zone stays (:class:`keliu.store.reference.ReferenceData`); and the traffic
