@@ -82,19 +82,11 @@ class Scores:
 
 def cli_check(series: pd.Series, origin: pd.Timestamp, day_kind_spec: str) -> str:
     """Run `keliu forecast --jsonl` on one window and compare with the library call."""
-    import typer
     from typer.testing import CliRunner
 
-    from keliu.cli_forecast import register
+    from keliu.cli import app
 
     history = series.loc[origin - pd.Timedelta(weeks=52) : origin - pd.Timedelta(hours=1)]
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:  # keep `forecast` a sub-command, as in the real `keliu` app
-        pass
-
-    register(app)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "counts.csv"
         frame = pd.DataFrame({"ts": [t.isoformat() for t in history.index], "value": history.to_numpy()})

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from keliu.analytics import queries as q
 from keliu.analytics.jsonable import to_jsonable
 from keliu.cli import app, main
-from keliu.cli_analytics import METRIC_NAMES
+from keliu.cli.analytics import METRIC_NAMES
 from keliu.domain.visits import Entry, Exclusion, PersonCategory, Visit
 from keliu.store import (
     Area,

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import typer
 from typer.testing import CliRunner
 
 from keliu.analytics.simulate import simulate_site
 from keliu.analytics.simulate_load import load_site, seed_demo
 from keliu.analytics.simulate_sites import site_profile
-from keliu.cli_demo_seed import register
+from keliu.cli.demo import app as demo_app
 from keliu.errors import InputError
 from keliu.store import Store, open_store
 from keliu.store import schema as t
@@ -95,16 +94,9 @@ def test_the_bulk_loader_writes_what_the_store_methods_write(store: Store) -> No
 
 
 def test_the_seed_command(db_url: str) -> None:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """keliu demo."""
-
-    register(app)
     runner = CliRunner()
     result = runner.invoke(
-        app, ["seed", "--sites", "2", "--days", "2", "--end-date", "2025-03-09", "--db", db_url]
+        demo_app, ["seed", "--sites", "2", "--days", "2", "--end-date", "2025-03-09", "--db", db_url]
     )
     assert result.exit_code == 0, result.output
     assert "seeded 2 site(s)" in result.output and "demo-002" in result.output
@@ -113,7 +105,7 @@ def test_the_seed_command(db_url: str) -> None:
         (["--days", "-3"], "--days"),
         (["--end-date", "2025-02-30"], "YYYY-MM-DD"),
     ):
-        result = runner.invoke(app, ["seed", *args, "--db", db_url])
+        result = runner.invoke(demo_app, ["seed", *args, "--db", db_url])
         assert isinstance(result.exception, InputError), result.output
         assert message in str(result.exception)
     with open_store(db_url, key=KEY) as store, pytest.raises(InputError, match="--days"):

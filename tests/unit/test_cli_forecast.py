@@ -10,31 +10,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner, Result
 
 from keliu.analytics.calendar import day_info, day_kind_function
 from keliu.analytics.forecast import early_warnings, forecast
-from keliu.cli_forecast import register
+from keliu.cli import app
 from keliu.errors import ConfigError, InputError, KeliuError
 
 RUNNER = CliRunner()
 NO_HOLIDAYS = day_kind_function("none")
 
 
-def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:  # a group, as the real `keliu` app is
-        pass
-
-    register(app)
-    return app
-
-
 def invoke(*args: str) -> Result:
-    return RUNNER.invoke(make_app(), ["forecast", *args])
+    return RUNNER.invoke(app, ["forecast", *args])
 
 
 def hourly_mean(index: pd.DatetimeIndex, holiday_factor: float | None = None) -> np.ndarray:

@@ -9,7 +9,7 @@ site config. Labels are ASCII (OpenCV's fonts have no Chinese glyphs): an id tha
 is drawn as ``#N`` and :func:`legend` says which is which.
 
 Pure: takes a BGR frame, returns a new one. Must not read or write files, keep frames, or know about
-config files (keliu.cli_camera maps the config onto these types and writes the PNG the user asked for).
+config files (keliu.cli.camera maps the config onto these types and writes the PNG the user asked for).
 """
 
 from __future__ import annotations

@@ -29,13 +29,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keliu.cli_options import DbOpt, open_existing_store
+from keliu.cli.options import DbOpt, open_existing_store
 from keliu.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["read_series_csv", "register", "stored_series"]
+__all__ = ["app", "read_series_csv", "stored_series"]
+
+app = typer.Typer()  # top-level commands: keliu.cli adds them to `keliu` without a group name
 
 _FREQS = {"h": "h", "hourly": "h", "d": "D", "daily": "D"}
 _MODELS = ("profile", "mstl", "seasonal_naive")
@@ -174,117 +176,114 @@ def stored_series(
     return pd.Series([float(v) for _, v in result.points], index=stamps, name="value", dtype=float)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``forecast`` command to ``app``."""
-
-    @app.command("forecast")
-    def forecast_command(
-        input_csv: Annotated[
-            Path | None,
-            typer.Option("--input", help="CSV with columns ts,value (ISO timestamps, one series)."),
-        ] = None,
-        site: Annotated[
-            str | None,
-            typer.Option(
-                "--site",
-                help="Instead of --input: a stored site's last 12 weeks of traffic (from its first day of "
-                "data; at least 2 weeks).",
-            ),
-        ] = None,
-        metric: Annotated[
-            str, typer.Option("--metric", help="With --site: deduplicated (去重, default) or total.")
-        ] = "deduplicated",
-        db: DbOpt = None,
-        horizon: Annotated[
-            int | None,
-            typer.Option("--horizon", help="Steps to forecast (default one week: 168 hourly or 7 daily)."),
-        ] = None,
-        freq: Annotated[str, typer.Option("--freq", help="h (hourly) or D (daily).")] = "h",
-        level: Annotated[int, typer.Option("--level", help="Prediction interval, percent.")] = 80,
-        model: Annotated[str, typer.Option("--model", help="profile (default), mstl or seasonal_naive.")] = (
-            "profile"
+@app.command("forecast")
+def forecast_command(
+    input_csv: Annotated[
+        Path | None,
+        typer.Option("--input", help="CSV with columns ts,value (ISO timestamps, one series)."),
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option(
+            "--site",
+            help="Instead of --input: a stored site's last 12 weeks of traffic (from its first day of "
+            "data; at least 2 weeks).",
         ),
-        holidays: Annotated[
-            str,
-            typer.Option(
-                "--holidays",
-                help="Holiday calendar: CN (default, with 调休), none, or a country code like NZ-AUK.",
-            ),
-        ] = "CN",
-        missing: Annotated[
-            str,
-            typer.Option("--missing", help="Absent timestamps are 'unknown' (default) or 'zero' (closed)."),
-        ] = "unknown",
-        capacity: Annotated[
-            float | None,
-            typer.Option("--capacity", help="Warn where the upper bound reaches this count/step."),
-        ] = None,
-        jsonl: Annotated[
-            bool, typer.Option("--jsonl", help="One JSON object per step: ts, yhat, lo, hi.")
-        ] = False,
-    ) -> None:
-        """Forecast a site's traffic (客流预测) with prediction intervals and early warnings (预警)."""
-        from keliu.analytics.calendar import day_kind_function
-        from keliu.analytics.forecast import early_warnings, forecast
+    ] = None,
+    metric: Annotated[
+        str, typer.Option("--metric", help="With --site: deduplicated (去重, default) or total.")
+    ] = "deduplicated",
+    db: DbOpt = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option("--horizon", help="Steps to forecast (default one week: 168 hourly or 7 daily)."),
+    ] = None,
+    freq: Annotated[str, typer.Option("--freq", help="h (hourly) or D (daily).")] = "h",
+    level: Annotated[int, typer.Option("--level", help="Prediction interval, percent.")] = 80,
+    model: Annotated[str, typer.Option("--model", help="profile (default), mstl or seasonal_naive.")] = (
+        "profile"
+    ),
+    holidays: Annotated[
+        str,
+        typer.Option(
+            "--holidays",
+            help="Holiday calendar: CN (default, with 调休), none, or a country code like NZ-AUK.",
+        ),
+    ] = "CN",
+    missing: Annotated[
+        str,
+        typer.Option("--missing", help="Absent timestamps are 'unknown' (default) or 'zero' (closed)."),
+    ] = "unknown",
+    capacity: Annotated[
+        float | None,
+        typer.Option("--capacity", help="Warn where the upper bound reaches this count/step."),
+    ] = None,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="One JSON object per step: ts, yhat, lo, hi.")
+    ] = False,
+) -> None:
+    """Forecast a site's traffic (客流预测) with prediction intervals and early warnings (预警)."""
+    from keliu.analytics.calendar import day_kind_function
+    from keliu.analytics.forecast import early_warnings, forecast
 
-        freq_code = _parse_freq(freq)
-        if horizon is not None and horizon <= 0:
-            raise ConfigError(f"--horizon {horizon}: must be a positive number of steps")
-        if not 1 <= level <= 99:
-            raise ConfigError(f"--level {level}: must be a percentage between 1 and 99")
-        if model not in _MODELS:
-            raise ConfigError(f"--model {model!r}: use one of {', '.join(_MODELS)}")
-        if missing not in ("unknown", "zero"):
-            raise ConfigError(f"--missing {missing!r}: use unknown or zero")
-        try:
-            day_kind = day_kind_function(holidays)
-        except ValueError as exc:
-            raise ConfigError(f"--holidays: {exc}") from None
-        if (input_csv is None) == (site is None):
-            raise ConfigError("give either --input CSV or --site ID")
-        if input_csv is not None:
-            series = read_series_csv(input_csv, freq_code)
-        else:
-            if metric not in ("deduplicated", "total"):
-                raise ConfigError(f"--metric {metric!r}: use deduplicated or total")
-            series = stored_series(str(site), freq_code, metric, db)
-        source = input_csv if input_csv is not None else f"site {site}"
-        try:
-            result = forecast(
-                series,
-                horizon,
-                freq=freq_code,  # type: ignore[arg-type]
-                level=level,
-                model=model,  # type: ignore[arg-type]
-                day_kind=None if holidays.upper() == "CN" else day_kind,
-                missing=missing,  # type: ignore[arg-type]
-            )
-        except InputError as exc:
-            raise InputError(f"{source}: {exc}") from None
-        out = sys.stdout
-        if jsonl:
-            for p in result.points:
-                record = {
-                    "ts": p.ts.isoformat(),
-                    "yhat": round(p.yhat, 3),
-                    "lo": round(p.lo, 3),
-                    "hi": round(p.hi, 3),
-                }
-                out.write(json.dumps(record) + "\n")
-            out.flush()
-            return
-        out.write(
-            f"# model {result.model}, {result.level} % interval, history "
-            f"{result.history_start.isoformat()} .. {result.history_end.isoformat()} "
-            f"({result.observed} values)\n"
+    freq_code = _parse_freq(freq)
+    if horizon is not None and horizon <= 0:
+        raise ConfigError(f"--horizon {horizon}: must be a positive number of steps")
+    if not 1 <= level <= 99:
+        raise ConfigError(f"--level {level}: must be a percentage between 1 and 99")
+    if model not in _MODELS:
+        raise ConfigError(f"--model {model!r}: use one of {', '.join(_MODELS)}")
+    if missing not in ("unknown", "zero"):
+        raise ConfigError(f"--missing {missing!r}: use unknown or zero")
+    try:
+        day_kind = day_kind_function(holidays)
+    except ValueError as exc:
+        raise ConfigError(f"--holidays: {exc}") from None
+    if (input_csv is None) == (site is None):
+        raise ConfigError("give either --input CSV or --site ID")
+    if input_csv is not None:
+        series = read_series_csv(input_csv, freq_code)
+    else:
+        if metric not in ("deduplicated", "total"):
+            raise ConfigError(f"--metric {metric!r}: use deduplicated or total")
+        series = stored_series(str(site), freq_code, metric, db)
+    source = input_csv if input_csv is not None else f"site {site}"
+    try:
+        result = forecast(
+            series,
+            horizon,
+            freq=freq_code,  # type: ignore[arg-type]
+            level=level,
+            model=model,  # type: ignore[arg-type]
+            day_kind=None if holidays.upper() == "CN" else day_kind,
+            missing=missing,  # type: ignore[arg-type]
         )
-        out.write(f"{'ts':<26}{'yhat':>12}{'lo':>12}{'hi':>12}\n")
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
+    out = sys.stdout
+    if jsonl:
         for p in result.points:
-            out.write(f"{p.ts.isoformat():<26}{p.yhat:>12.1f}{p.lo:>12.1f}{p.hi:>12.1f}\n")
-        warnings = early_warnings(
-            series, result, capacity=capacity, day_kind=None if holidays.upper() == "CN" else day_kind
-        )
-        out.write(f"\n预警 early warnings: {len(warnings) or 'none'}\n")
-        for w in warnings:
-            out.write(f"  [{w.kind}] {w.reason}\n")
+            record = {
+                "ts": p.ts.isoformat(),
+                "yhat": round(p.yhat, 3),
+                "lo": round(p.lo, 3),
+                "hi": round(p.hi, 3),
+            }
+            out.write(json.dumps(record) + "\n")
         out.flush()
+        return
+    out.write(
+        f"# model {result.model}, {result.level} % interval, history "
+        f"{result.history_start.isoformat()} .. {result.history_end.isoformat()} "
+        f"({result.observed} values)\n"
+    )
+    out.write(f"{'ts':<26}{'yhat':>12}{'lo':>12}{'hi':>12}\n")
+    for p in result.points:
+        out.write(f"{p.ts.isoformat():<26}{p.yhat:>12.1f}{p.lo:>12.1f}{p.hi:>12.1f}\n")
+    warnings = early_warnings(
+        series, result, capacity=capacity, day_kind=None if holidays.upper() == "CN" else day_kind
+    )
+    out.write(f"\n预警 early warnings: {len(warnings) or 'none'}\n")
+    for w in warnings:
+        out.write(f"  [{w.kind}] {w.reason}\n")
+    out.flush()

@@ -1,6 +1,6 @@
-"""Command-line options shared by the `keliu` command's modules (cli.py and the cli_* modules that
-register commands on it), so each is spelled once, and the one validator of the values every command
-bounds the same way. Must not import the commands themselves.
+"""Command-line options shared by the `keliu` command's modules (``keliu.cli.*``), so each is spelled
+once, and the one validator of the values every command bounds the same way. Must not import the
+commands themselves.
 
 Bounds (``keliu.domain.bounds``; docs/reports.md, "Bounds on dates and ranges"): a day lies in
 2000-01-01 .. 2199-12-31, a day range (``--from/--to``, ``--days``) spans at most 3660 days (ten
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from keliu.config import LineConfig
 from keliu.domain.bounds import FIRST_DAY, LAST_DAY, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS, day_in_bounds
 from keliu.errors import ConfigError
 
@@ -31,14 +32,21 @@ __all__ = [
     "LAST_DAY",
     "MAX_HOUR_RANGE_DAYS",
     "MAX_RANGE_DAYS",
+    "CameraOpt",
+    "ConfigOpt",
     "DbOpt",
+    "LineOpt",
     "SiteOpt",
+    "StrideOpt",
+    "VideoArg",
     "check_at",
     "check_count",
     "check_range",
     "check_year",
     "open_existing_store",
     "parse_day",
+    "parse_line_option",
+    "parse_line_options",
     "sqlite_file",
 ]
 
@@ -53,6 +61,24 @@ DbOpt = Annotated[
     ),
 ]
 SiteOpt = Annotated[str, typer.Option("--site", help="Site id.")]
+VideoArg = Annotated[
+    str | None, typer.Argument(help="Video file, rtsp://…, http://… or usb:N.", show_default=False)
+]
+LineOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--line",
+        help="ID:AX,AY,BX,BY,IX,IY in frame fractions; (IX,IY) is on the inside.",
+        show_default=False,
+    ),
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Site YAML config.", show_default=False)]
+CameraOpt = Annotated[
+    str | None, typer.Option("--camera", help="Camera id in the site config.", show_default=False)
+]
+StrideOpt = Annotated[
+    int | None, typer.Option("--stride", help="Analyse every Nth frame (default: from analysis_fps).", min=1)
+]
 
 
 def parse_day(text: str, option: str) -> date:
@@ -141,3 +167,40 @@ def open_existing_store(url: str | None) -> Store:
             "(or check --db / KELIU_DATABASE_URL)"
         )
     return open_store(url)
+
+
+def parse_line_options(texts: list[str]) -> list[LineConfig]:
+    """Every ``--line``; a line id given twice is refused (each counts its own crossings)."""
+    lines = [parse_line_option(t) for t in texts]
+    ids = [line.id for line in lines]
+    doubled = sorted({i for i in ids if ids.count(i) > 1})
+    if doubled:
+        raise ConfigError(
+            f"--line: the id(s) {', '.join(repr(i) for i in doubled)} given more than once; "
+            "give each counting line its own id"
+        )
+    return lines
+
+
+def parse_line_option(text: str) -> LineConfig:
+    """Parse ``ID:AX,AY,BX,BY,IX,IY`` (fractions of frame width/height)."""
+    ident, sep, coords = text.partition(":")
+    if not sep or not ident:
+        raise ConfigError(f"--line {text!r}: expected ID:AX,AY,BX,BY,IX,IY")
+    parts = coords.split(",")
+    if len(parts) != 6:
+        raise ConfigError(
+            f"--line {text!r}: expected 6 comma-separated numbers after the id, got {len(parts)}"
+        )
+    try:
+        ax, ay, bx, by, ix, iy = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--line {text!r}: coordinates must be numbers") from None
+    values = (ax, ay, bx, by, ix, iy)
+    if not all(0.0 <= v <= 1.0 for v in values):
+        raise ConfigError(f"--line {text!r}: coordinates are fractions of the frame and must lie in 0..1")
+    try:
+        return LineConfig(id=ident, a=(ax, ay), b=(bx, by), inside=(ix, iy))
+    except ValueError as exc:
+        first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+        raise ConfigError(f"--line {text!r}: {first.removeprefix('Value error, ')}") from None

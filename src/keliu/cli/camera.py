@@ -1,6 +1,6 @@
 """`keliu camera snapshot`: one frame of a camera with its door lines and zones drawn, for installers.
 
-``register(app)`` adds the ``camera`` group to the ``keliu`` typer app; the main CLI wires it.
+``app`` is the ``camera`` group; ``keliu.cli`` adds it to the ``keliu`` app.
 
     keliu camera snapshot --config site.yaml --camera door --out door.png
     keliu camera snapshot VIDEO --line door:0.5,0.1,0.5,0.9,0.8,0.5 --out door.png [--grid]
@@ -23,15 +23,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from keliu.cli.options import parse_line_option
 from keliu.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from keliu.config import CameraConfig, SiteConfig
     from keliu.vision.overlay import OverlayLine, OverlayZone
 
-__all__ = ["overlay_items", "register"]
+__all__ = ["app", "overlay_items"]
 
 MAX_AT_S = 3600.0
+
+app = typer.Typer(help="摄像头 Camera set-up: snapshots with the lines drawn.", no_args_is_help=True)
 
 
 def _check_out(out: Path) -> None:
@@ -48,7 +51,6 @@ def _camera(
 ) -> tuple[CameraConfig, SiteConfig | None]:
     from pydantic import ValidationError
 
-    from keliu.cli import parse_line_option
     from keliu.config import CameraConfig, load_site_config
 
     if config is not None:
@@ -123,65 +125,58 @@ def _write_png(out: Path, png: bytes) -> None:
         raise ConfigError(f"--out {out}: cannot write: {exc.strerror}") from None
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``camera`` group (``snapshot``) to the ``keliu`` app."""
-    camera_app = typer.Typer(
-        help="摄像头 Camera set-up: snapshots with the lines drawn.", no_args_is_help=True
-    )
-    app.add_typer(camera_app, name="camera")
+@app.command("snapshot")
+def snapshot(
+    out: Annotated[
+        Path, typer.Option("--out", help="PNG file to write (only there; keliu keeps no copy).")
+    ],
+    video: Annotated[
+        str | None,
+        typer.Argument(
+            help="Video file, rtsp://…, http://… or usb:N (default: the camera's source).",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Site YAML config.", show_default=False)
+    ] = None,
+    camera: Annotated[
+        str | None, typer.Option("--camera", help="Camera id in the site config.", show_default=False)
+    ] = None,
+    line: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--line",
+            help="ID:AX,AY,BX,BY,IX,IY in frame fractions (replaces the config's lines; try one out).",
+            show_default=False,
+        ),
+    ] = None,
+    at_s: Annotated[
+        float, typer.Option("--at-s", help="Take the first frame at or after this many seconds.")
+    ] = 0.0,
+    grid: Annotated[
+        bool, typer.Option("--grid", help="Also draw a 0.1 grid of frame fractions, to read coordinates.")
+    ] = False,
+) -> None:
+    """Write one frame with the camera's door lines (inside marked) and zones drawn, as a PNG."""
+    import cv2
 
-    @camera_app.command("snapshot")
-    def snapshot(
-        out: Annotated[
-            Path, typer.Option("--out", help="PNG file to write (only there; keliu keeps no copy).")
-        ],
-        video: Annotated[
-            str | None,
-            typer.Argument(
-                help="Video file, rtsp://…, http://… or usb:N (default: the camera's source).",
-                show_default=False,
-            ),
-        ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", help="Site YAML config.", show_default=False)
-        ] = None,
-        camera: Annotated[
-            str | None, typer.Option("--camera", help="Camera id in the site config.", show_default=False)
-        ] = None,
-        line: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--line",
-                help="ID:AX,AY,BX,BY,IX,IY in frame fractions (replaces the config's lines; try one out).",
-                show_default=False,
-            ),
-        ] = None,
-        at_s: Annotated[
-            float, typer.Option("--at-s", help="Take the first frame at or after this many seconds.")
-        ] = 0.0,
-        grid: Annotated[
-            bool, typer.Option("--grid", help="Also draw a 0.1 grid of frame fractions, to read coordinates.")
-        ] = False,
-    ) -> None:
-        """Write one frame with the camera's door lines (inside marked) and zones drawn, as a PNG."""
-        import cv2
+    from keliu.vision.overlay import draw_grid, draw_overlay, legend
 
-        from keliu.vision.overlay import draw_grid, draw_overlay, legend
-
-        _check_out(out)
-        if not 0.0 <= at_s <= MAX_AT_S:
-            raise ConfigError(f"--at-s {at_s:g}: give 0 to {MAX_AT_S:g} seconds")
-        cam, site = _camera(video, line, config, camera)
-        lines, zones = overlay_items(cam, site)
-        frame = _grab_frame(cam.source, at_s)
-        image = draw_overlay(draw_grid(frame) if grid else frame, lines, zones)
-        ok, encoded = cv2.imencode(".png", image)
-        if not ok:
-            raise InputError("the frame could not be encoded as PNG")
-        _write_png(out, encoded.tobytes())
-        height, width = image.shape[:2]
-        print(f"wrote {out} ({width}×{height}, camera {cam.id})", file=sys.stderr)
-        for text in legend(lines, zones) or [
-            "no lines or zones to draw (give --line or a config with lines)"
-        ]:
-            print(f"  {text}", file=sys.stderr)
+    _check_out(out)
+    if not 0.0 <= at_s <= MAX_AT_S:
+        raise ConfigError(f"--at-s {at_s:g}: give 0 to {MAX_AT_S:g} seconds")
+    cam, site = _camera(video, line, config, camera)
+    lines, zones = overlay_items(cam, site)
+    frame = _grab_frame(cam.source, at_s)
+    image = draw_overlay(draw_grid(frame) if grid else frame, lines, zones)
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise InputError("the frame could not be encoded as PNG")
+    _write_png(out, encoded.tobytes())
+    height, width = image.shape[:2]
+    print(f"wrote {out} ({width}×{height}, camera {cam.id})", file=sys.stderr)
+    for text in legend(lines, zones) or [
+        "no lines or zones to draw (give --line or a config with lines)"
+    ]:
+        print(f"  {text}", file=sys.stderr)
