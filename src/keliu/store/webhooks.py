@@ -190,7 +190,7 @@ class WebhookOutboxStore:
         active: bool = True,
     ) -> Webhook:
         """Add a webhook for ``site_id`` (None: every site). The caller validates the URL and the event
-        types; an unknown site is an :class:`InputError`."""
+        types; an unknown site is :class:`keliu.errors.NotFound`."""
         if not secret:
             raise InputError("a webhook needs a signing secret")
         if not event_types:
@@ -306,7 +306,7 @@ class WebhookOutboxStore:
         """Write one outbox row per event and each active webhook that wants it (its site or every
         site, its event types), or for ``webhook_id`` alone (a test send, active or not), in one
         transaction. An event already queued for a webhook is not queued again. Returns the number
-        of rows written; an unknown site is an :class:`InputError` and nothing is written."""
+        of rows written; an unknown site is :class:`keliu.errors.NotFound` and nothing is written."""
         if not events:
             return 0
         with self._begin() as conn:
@@ -436,13 +436,19 @@ class WebhookOutboxStore:
         with self._begin() as conn:
             conn.execute(sa.update(t.webhook_outbox).where(*_key(event_id, webhook_id)).values(**values))
 
-    def release_delivery(self, event_id: str, webhook_id: str, next_attempt_at: datetime) -> None:
-        """Hand back a claimed delivery that was not attempted, due at ``next_attempt_at``."""
+    def release_delivery(
+        self, event_id: str, webhook_id: str, next_attempt_at: datetime, *, note: str | None = None
+    ) -> None:
+        """Hand back a claimed delivery that was not attempted, due at ``next_attempt_at``; ``note``
+        (why it waits) replaces its last error."""
+        values: dict[str, Any] = {"next_attempt_at": _now(next_attempt_at)}
+        if note is not None:
+            values["last_error"] = note[:_ERROR_LEN]
         with self._begin() as conn:
             conn.execute(
                 sa.update(t.webhook_outbox)
                 .where(*_key(event_id, webhook_id), t.webhook_outbox.c.delivered_at.is_(None))
-                .values(next_attempt_at=_now(next_attempt_at))
+                .values(**values)
             )
 
     def retry_delivery(self, event_id: str, webhook_id: str, *, now: datetime | None = None) -> Delivery:
