@@ -167,6 +167,14 @@ class CameraConfig(_Strict):
         gt=0,
         le=120,
     )
+    live_max_fps: float | None = Field(
+        None,
+        title="Live analysis cap (fps)",
+        description="Live streams: at most this many frames analysed per second of wall-clock time, "
+        "whatever frame rate the stream claims (CPU stays bounded). Default: 1.5 × analysis_fps.",
+        gt=0,
+        le=120,
+    )
     recorded_at: datetime | None = Field(
         None,
         title="Recording start (files)",

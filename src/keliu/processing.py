@@ -9,137 +9,57 @@ unfinished segment. When every file's vision is done, the sightings of the foota
 are read back from the store and resolved in time order, and the visits saved in the transaction that
 marks the footage resolved: an interrupted and an uninterrupted run give identical visits.
 
-**Live streams** run one thread per camera; a camera that cannot be reached is retried with back-off
-for as long as the run lasts (each outage is stored as a camera outage), and sightings are resolved
-and committed as they arrive, so a kill loses only the tracks in progress.
+**Live streams** run on the runtime (``keliu.runtime``): the camera supervisor runs each camera in its
+own thread (a camera that cannot be reached is retried with back-off for as long as the run lasts,
+one that fails is restarted, each outage is stored as a camera outage) and publishes sightings on the
+event bus; the site's resolution worker resolves and commits them as they arrive, so a kill loses
+only the tracks in progress, and Ctrl-C or SIGTERM ends the tracks in progress and commits them.
+
 
 Only one run may write a site at a time (``Store.writer_lock``). The resolver starts from what the
 store remembers (staff, exclusion classes, remembered signatures, visits still within the de-dup
 window), and the signatures it remembers are saved encrypted with their expiry; expired ones are
-purged at the end of a run.
+purged at the end of a run (live: also on the resolution worker's timer).
 
 Frames and crops never leave the camera threads' memory. Must not parse command lines or print.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from keliu.config import CameraConfig, SiteConfig
-from keliu.domain.visits import Sighting, Visit
-from keliu.errors import ConfigError, KeliuError
-from keliu.resolve import Resolver, StaffSuggestion, default_courier_classes
+from keliu.domain.visits import Sighting
+from keliu.errors import ConfigError
+from keliu.resolve import default_courier_classes
+from keliu.runtime.bus import EventBus
+from keliu.runtime.camera import is_live_source, recording_start
 from keliu.runtime.recorded import SEGMENT_S, recorded_segments
+from keliu.runtime.report import CameraStats, ProcessReport
+from keliu.runtime.resolution import ResolutionWorker, SiteResolution
+from keliu.runtime.supervisor import Supervisor
 from keliu.store import Footage, Store, file_fingerprint
-from keliu.store.reference import Area, Entrance, OpeningHours, SiteProfile, ZoneStay
-from keliu.vision.bestshots import BestShots
+from keliu.store.reference import Area, Entrance, OpeningHours, SiteProfile
 from keliu.vision.pipeline import CountingPipeline
-from keliu.vision.sightings import SightingCollector
 from keliu.vision.signature import SignatureExtractor
-from keliu.vision.sources import Outage, ReconnectPolicy, open_source
+from keliu.vision.sources import open_source
 from keliu.wiring import build_camera_pipeline, resolver_rules
 
 __all__ = [
     "CameraStats",
     "ProcessReport",
     "SiteResolution",
-    "camera_sightings",
+    "is_live_source",
     "process_site",
     "register_site",
 ]
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class CameraStats:
-    frames: int = 0
-    video_s: float = 0.0
-    wall_s: float = 0.0
-    sightings: int = 0
-    skipped: str | None = None  # why nothing was analysed (footage already ingested)
-    resumed_at_s: float | None = None  # a killed run's footage, resumed at this second of video
-    error: str | None = None  # why the camera stopped early
-
-
-@dataclass
-class ProcessReport:
-    site_id: str
-    cameras: dict[str, CameraStats] = field(default_factory=dict)
-    sightings: int = 0
-    visits_saved: int = 0
-    purged: int = 0
-    staff_suggestions: list[StaffSuggestion] = field(default_factory=list)
-
-    @property
-    def sources_failed(self) -> bool:
-        """No camera delivered a frame (and none was skipped as already ingested): nothing was
-        counted because the sources failed or never answered (the CLI exits non-zero)."""
-        stats = self.cameras.values()
-        return bool(stats) and all(c.frames == 0 and c.skipped is None for c in stats)
-
-
-def _recording_start(camera: CameraConfig, is_live: bool) -> datetime:
-    if is_live:
-        return datetime.now(UTC)
-    if camera.recorded_at is not None:
-        return camera.recorded_at.astimezone(UTC)
-    return datetime.fromtimestamp(Path(camera.source).stat().st_mtime, UTC)
-
-
-def camera_sightings(
-    site_id: str,
-    camera: CameraConfig,
-    extractor: SignatureExtractor,
-    *,
-    stride: int | None = None,
-    stats: CameraStats | None = None,
-    progress: Progress | None = None,
-    outage_sink: Callable[[Outage], None] | None = None,
-) -> Iterator[Sighting]:
-    """Run one camera to the end of its source (files) or for ever (streams: an unreachable stream is
-    retried with back-off for ever, at start too), yielding sightings."""
-    stats = stats if stats is not None else CameraStats()
-    policy = ReconnectPolicy(max_attempts=None, max_attempts_at_start=None)
-    started = time.monotonic()
-    last_note = started
-    with open_source(camera.source, reconnect=policy, outage_sink=outage_sink) as source:
-        runtime = build_camera_pipeline(camera, source.fps, source.resolution_wh)
-        collector = SightingCollector(
-            site_id,
-            camera.id,
-            _recording_start(camera, getattr(source, "is_live", False)),
-            extractor,
-            BestShots(),
-        )
-        frame_wh = source.resolution_wh
-        last_index, last_t = 0, 0.0
-        for frame in source.frames(stride=stride or runtime.stride):
-            result = runtime.pipeline.process(frame.index, frame.t_s, frame.image_bgr)
-            sightings = collector.observe(result, frame.image_bgr, frame_wh)
-            stats.frames += 1
-            stats.video_s = frame.t_s
-            stats.sightings += len(sightings)
-            last_index, last_t = frame.index, frame.t_s
-            yield from sightings
-            now = time.monotonic()
-            if progress is not None and now - last_note >= 5.0:
-                last_note = now
-                speed = frame.t_s / max(now - started, 1e-6)
-                progress(
-                    f"{camera.id}: t={frame.t_s:.1f}s, {speed:.2f}× real time, {stats.sightings} sightings"
-                )
-        final = runtime.pipeline.finish_result(last_index, last_t)
-        sightings = collector.observe(final, None, frame_wh)
-        stats.sightings += len(sightings)
-        yield from sightings
-    stats.wall_s = time.monotonic() - started
 
 
 def register_site(store: Store, site: SiteConfig) -> None:
@@ -187,113 +107,6 @@ def _register_analytics(store: Store, site: SiteConfig) -> None:
         )
 
 
-def _resolver_for(store: Store, site: SiteConfig, now: datetime) -> Resolver:
-    site_id = site.site.id
-    rules = resolver_rules(site)
-    stored = {h.weekday: (h.opens_min, h.closes_min) for h in store.business_hours(site_id)}
-    if stored:  # the store's hours (config, import or API: docs/configuration.md) over the config's
-        rules = replace(rules, weekly_minutes=tuple(stored.get(day) for day in range(7)))
-    open_visits: list[Visit] = store.visits(site_id, now - timedelta(seconds=rules.open_visit_s), now)
-    return Resolver(
-        site_id,
-        rules,
-        staff=store.staff(site_id),
-        exclusion_classes=store.exclusion_classes(site_id),
-        memory=store.remembered_people(site_id, now),
-        open_visits=open_visits,
-    )
-
-
-class SiteResolution:
-    """Sightings of one site → resolver → store; the resolver starts from what the store remembers."""
-
-    def __init__(self, site: SiteConfig, store: Store, report: ProcessReport | None = None) -> None:
-        self.site = site
-        self.store = store
-        self.report = report or ProcessReport(site.site.id)
-        self.resolver: Resolver | None = None
-        self._seen_until: datetime | None = None
-        # 驻留 zone stays by visit, kept while the visit may still grow (the store replaces a visit's
-        # stays as a whole); (stays, last seen) per visit id
-        self._stays: dict[str, tuple[set[ZoneStay], datetime]] = {}
-
-    def add(self, sightings: list[Sighting]) -> None:
-        if not sightings:
-            return
-        if self.resolver is None:  # the clock of a file run is the recording's, not the wall clock
-            self.resolver = _resolver_for(self.store, self.site, min(s.first_seen for s in sightings))
-        changed: dict[str, Visit] = {}
-        stays_changed: set[str] = set()
-        for sighting in sightings:
-            visits, visit_id = self.resolver.resolve(sighting)
-            for visit in visits:
-                changed[visit.visit_id] = visit
-            if visit_id is not None and sighting.zones:
-                stays, seen = self._stays.get(visit_id, (set(), sighting.last_seen))
-                stays.update(ZoneStay(visit_id, z.zone_id, z.entered_at, z.left_at) for z in sighting.zones)
-                self._stays[visit_id] = (stays, max(seen, sighting.last_seen))
-                stays_changed.add(visit_id)
-        self.store.save_sightings(sightings)
-        self.report.visits_saved += self.store.save_visits(changed.values())
-        if stays_changed:
-            site_id = self.site.site.id
-            self.store.save_visit_zones(
-                site_id, [z for v in sorted(stays_changed) for z in self._stays[v][0]]
-            )
-        self._forget_old_stays(max(s.last_seen for s in sightings))
-        self.report.sightings += len(sightings)
-        latest = max(s.last_seen for s in sightings)
-        self._seen_until = latest if self._seen_until is None else max(self._seen_until, latest)
-
-    def _forget_old_stays(self, now: datetime) -> None:
-        """Drop the stays of visits not seen for the resolver's open-visit time: they are complete."""
-        if self.resolver is None:
-            return
-        horizon = now - timedelta(seconds=self.resolver.rules.open_visit_s)
-        for visit_id in [v for v, (_, seen) in self._stays.items() if seen < horizon]:
-            del self._stays[visit_id]
-
-    def add_recorded(self, sightings: list[Sighting], footage: list[Footage]) -> None:
-        """Resolve recorded footage's sightings (already stored) and save the visits and zone stays in
-        the one transaction that marks the footage resolved."""
-        ordered = sorted(sightings, key=lambda s: (s.first_seen, s.camera_id, s.track_id))
-        if ordered and self.resolver is None:
-            self.resolver = _resolver_for(self.store, self.site, ordered[0].first_seen)
-        changed: dict[str, Visit] = {}
-        stays: dict[str, set[ZoneStay]] = {}
-        for sighting in ordered:
-            assert self.resolver is not None
-            visits, visit_id = self.resolver.resolve(sighting)
-            for visit in visits:
-                changed[visit.visit_id] = visit
-            if visit_id is not None and sighting.zones:
-                stays.setdefault(visit_id, set()).update(
-                    ZoneStay(visit_id, z.zone_id, z.entered_at, z.left_at) for z in sighting.zones
-                )
-        self.report.visits_saved += self.store.ingest(
-            self.site.site.id,
-            changed.values(),
-            [z for v in sorted(stays) for z in stays[v]],
-            resolved_footage=footage,
-        )
-        self.report.sightings += len(ordered)
-        if ordered:
-            latest = max(s.last_seen for s in ordered)
-            self._seen_until = latest if self._seen_until is None else max(self._seen_until, latest)
-
-    def finish(self) -> ProcessReport:
-        """Save what the resolver remembers (encrypted, with expiry), suggest staff, purge expired."""
-        if self.resolver is not None and self._seen_until is not None:
-            clock, site_id = self._seen_until, self.site.site.id
-            for person in self.resolver.remembered(clock):
-                self.store.remember(site_id, person, self.resolver.expires_at(person))
-            self.report.staff_suggestions = self.resolver.staff_suggestions(
-                self.resolver.rules.local_day(clock)
-            )
-            self.report.purged = self.store.purge_expired(clock)
-        return self.report
-
-
 def process_site(
     site: SiteConfig,
     store: Store,
@@ -318,11 +131,7 @@ def process_site(
     with store.writer_lock(site_id):
         if live:
             register_site(store, site)
-            resolution = SiteResolution(site, store, report)
-            _run_threads(
-                site, store, extractor, stride, report, resolution.add, progress, stop or threading.Event()
-            )
-            return resolution.finish()
+            return _run_live(site, store, extractor, stride, report, progress, stop or threading.Event())
         plans = [_plan_recorded(site_id, camera, segment_s) for camera in site.cameras]  # all checked first
         register_site(store, site)
         footage = [store.claim_footage(plan.footage) for plan in plans]
@@ -338,11 +147,6 @@ def process_site(
         return resolution.finish()
 
 
-def is_live_source(source: str) -> bool:
-    """A network stream or a camera device (not a recorded file)."""
-    return ("://" in source and not source.startswith("file://")) or source.startswith(("usb:", "/dev/video"))
-
-
 @dataclass
 class _RecordedPlan:
     camera: CameraConfig
@@ -356,7 +160,7 @@ def _plan_recorded(site_id: str, camera: CameraConfig, segment_s: float) -> _Rec
     with open_source(path) as source:
         fps = getattr(source, "fps", 0.0)
         duration = _duration_s(path) or 0.0
-    started = _recording_start(camera, is_live=False)
+    started = recording_start(camera)
     return _RecordedPlan(
         camera,
         Footage(
@@ -460,78 +264,41 @@ def _stored_sightings(store: Store, footage: list[Footage]) -> list[Sighting]:
     return out
 
 
-def _run_threads(
+def _run_live(
     site: SiteConfig,
     store: Store,
     extractor: SignatureExtractor,
     stride: int | None,
     report: ProcessReport,
-    resolve: Callable[[list[Sighting]], None],
     progress: Progress | None,
     stop: threading.Event,
-) -> None:
-    """One thread per live camera; sightings are resolved and committed in arrival order as they come.
-
-    A camera that cannot be reached, at start or later, is retried with back-off until ``stop`` is set
-    (a box that boots before its NVR counts from the moment the NVR answers); each outage is stored.
-    Ctrl-C sets ``stop``: what was counted is already committed, and the run ends cleanly."""
-    inbox: queue.Queue[Sighting | tuple[str, KeliuError] | None] = queue.Queue(maxsize=10_000)
-    site_id = site.site.id
-
-    def outage_sink(camera_id: str) -> Callable[[Outage], None]:
-        def record(outage: Outage) -> None:
-            started = datetime.fromtimestamp(outage.started_wall, UTC)
-            ended = None if outage.ended_wall is None else datetime.fromtimestamp(outage.ended_wall, UTC)
-            if progress is not None:
-                state = "back" if ended is not None else f"unreachable ({outage.reason}), retrying"
-                progress(f"{camera_id}: {state} after {outage.attempts} attempts")
-            try:
-                store.record_outage(site_id, camera_id, started, ended, outage.attempts, outage.reason)
-            except KeliuError as exc:  # the store being down must not stop the camera
-                if progress is not None:
-                    progress(f"{camera_id}: outage not stored: {exc}")
-
-        return record
-
-    def run(camera: CameraConfig) -> None:
-        try:
-            for sighting in camera_sightings(
-                site_id,
-                camera,
-                extractor,
-                stride=stride,
-                stats=report.cameras[camera.id],
-                progress=progress,
-                outage_sink=outage_sink(camera.id),
-            ):
-                inbox.put(sighting)
-                if stop.is_set():
-                    break
-        except KeliuError as exc:
-            inbox.put((camera.id, exc))
-        finally:
-            inbox.put(None)
-
-    threads = [
-        threading.Thread(target=run, args=(c,), name=f"camera-{c.id}", daemon=True) for c in site.cameras
-    ]
-    for thread in threads:
-        thread.start()
-    running = len(threads)
+) -> ProcessReport:
+    """The site's live cameras on the runtime until ``stop`` is set (or Ctrl-C): a supervisor (each
+    camera in its own thread, unreachable ones retried for ever, failed ones restarted, outages
+    published) and the site's resolution worker (sightings resolved and committed as they arrive,
+    outages stored). Stopping ends the tracks in progress, commits what they completed, then saves
+    the remembered signatures, computes staff suggestions and purges."""
+    bus = EventBus()
+    worker = ResolutionWorker(site, store, bus, report=report, progress=progress).start()
+    supervisor = Supervisor(bus, extractor=extractor, stride=stride, progress=progress, progress_every_s=5.0)
+    cameras = []
     try:
-        while running and not stop.is_set():
-            try:
-                item = inbox.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if item is None:
-                running -= 1
-            elif isinstance(item, tuple):
-                camera_id, error = item
-                report.cameras[camera_id].error = str(error)
-                if progress is not None:
-                    progress(f"{camera_id}: camera stopped: {error}")
-            else:
-                resolve([item])
+        for camera in site.cameras:
+            supervisor.add_camera(site.site.id, camera)
+        while not stop.is_set() and supervisor.running():
+            stop.wait(0.5)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        cameras = supervisor.stop()
+        worker.stop()
+        bus.close()
+    for info in cameras:
+        report.cameras[info.camera_id] = CameraStats(
+            frames=info.frames,
+            video_s=info.video_s,
+            wall_s=info.running_s,
+            sightings=info.sightings,
+            error=info.last_error,
+        )
+    return report

@@ -5,9 +5,12 @@ packages, not pip packages):
 
     /usr/bin/python3 tests/support/rtsp_server.py --port 8554 --path /cam
 
+With ``--video FILE.mp4`` (H.264 in MP4) it serves that recording instead, in real time, from its
+start for every new server (the file is read, never re-encoded or written).
+
 Prints ``READY rtsp://127.0.0.1:PORT/PATH`` on stdout once it listens. Exits with status 3 and a
-line naming the apt packages to install when something is missing. Must not read or write any
-file (the pattern is generated) and must not listen on anything but 127.0.0.1.
+line naming the apt packages to install when something is missing. Must not write any file (the
+pattern is generated; ``--video`` is only read) and must not listen on anything but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--path", default="/cam")
     parser.add_argument("--size", default="320x240", help="WxH")
     parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--video", help="serve this H.264 MP4 file (real time) instead of a pattern")
     args = parser.parse_args()
 
     try:
@@ -67,6 +71,15 @@ def main() -> None:
         f"framerate={args.fps}/1 ! videoconvert ! video/x-raw,format=I420 ! {encoder} "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
+    if args.video:
+        for element in ("filesrc", "qtdemux", "h264parse"):
+            if Gst.ElementFactory.find(element) is None:
+                _missing(f"GStreamer element {element}")
+        location = args.video.replace("\\", "\\\\").replace('"', '\\"')
+        launch = (
+            f'( filesrc location="{location}" ! qtdemux ! h264parse '
+            "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        )
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))

@@ -18,8 +18,17 @@ ALLOWED = {
     "store": ("keliu.domain", "keliu.store", "keliu.errors", "keliu.paths"),
     "resolve": ("keliu.domain", "keliu.resolve"),
     "analytics": ("keliu.domain", "keliu.analytics", "keliu.store", "keliu.errors", "keliu.paths"),
-    # recorded/live video → sightings; never the store, the resolver or a user interface
-    "runtime": ("keliu.domain", "keliu.vision", "keliu.runtime", "keliu.config", "keliu.errors"),
+    # cameras, event bus, supervisor, resolution workers: never the CLI, the service or processing
+    "runtime": (
+        "keliu.domain",
+        "keliu.vision",
+        "keliu.resolve",
+        "keliu.store",
+        "keliu.runtime",
+        "keliu.config",
+        "keliu.wiring",
+        "keliu.errors",
+    ),
 }
 
 

@@ -159,6 +159,7 @@ def open_source(
     outage_sink: Callable[[Outage], None] | None = None,
     open_timeout_s: float = 10.0,
     read_timeout_s: float = 10.0,
+    cancel: threading.Event | None = None,
 ) -> FrameSource:
     """Open a video file, ``rtsp://``/``http(s)://`` stream or USB camera (``usb:N``, ``/dev/videoN``).
 
@@ -166,7 +167,9 @@ def open_source(
     during iteration. Live sources connect here (retrying under ``reconnect``, default
     `ReconnectPolicy()`), so this call blocks until the first frame arrives; `StreamUnavailable`
     when the attempts run out. ``outage_sink`` receives every `Outage` (see there); during
-    iteration it is called from the consumer's thread.
+    iteration it is called from the consumer's thread. ``cancel`` (live sources): setting it from
+    another thread abandons connecting (this call then raises `StreamUnavailable`, "source closed")
+    and, once open, stops the source like `close` (the consumer's iteration ends); files ignore it.
     """
     text = uri.strip()
     if not text:
@@ -188,6 +191,7 @@ def open_source(
             outage_sink=outage_sink,
             open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s,
+            cancel=cancel,
         )
     device = _usb_device(text)
     if device is not None:
@@ -200,6 +204,7 @@ def open_source(
             outage_sink=outage_sink,
             open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s,
+            cancel=cancel,
         )
     return _FileSource(text)
 
@@ -442,6 +447,7 @@ class _LiveSource(_ClosingSource):
         outage_sink: Callable[[Outage], None] | None,
         open_timeout_s: float,
         read_timeout_s: float,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.name = display or mask_credentials(url)
         self._noun = "camera" if av_format == "v4l2" else "stream"
@@ -453,7 +459,7 @@ class _LiveSource(_ClosingSource):
         self._policy = policy
         self._sink = outage_sink
         self._timeouts = (open_timeout_s, read_timeout_s)
-        self._stop = threading.Event()
+        self._stop = cancel if cancel is not None else threading.Event()
         self._cond = threading.Condition()
         self._items: deque[_Item | Outage | BaseException] = deque()
         self._buffered_frames = 0
