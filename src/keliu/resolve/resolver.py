@@ -375,6 +375,15 @@ class Resolver:
         visit_id = person.visit.visit_id if person.visit is not None else None
         return sorted(out, key=lambda v: (v.first_entry, v.visit_id)), visit_id
 
+    def visit(self, visit_id: str) -> Visit | None:
+        """A copy of the visit ``visit_id`` while the resolver still holds it (None: unknown or
+        retired); e.g. to link a sighting's exits to the visit :meth:`resolve` named."""
+        key = self._by_visit.get(visit_id)
+        v = self._people[key].visit if key is not None and key in self._people else None
+        if v is None or v.visit_id != visit_id:
+            return None
+        return replace(v, entries=list(v.entries))
+
     def remembered(self, now: datetime) -> list[RememberedPerson]:
         """The signatures the store should keep (people with a visit), each until ``expires_at``."""
         _check_aware(now, "now")
