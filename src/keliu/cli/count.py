@@ -3,7 +3,8 @@
 Contract (stable, other tools rely on it): `keliu count` prints one JSON object per crossing on
 stdout in time order; progress and logs go to stderr. Both read video only: they write no store, and
 `track` writes nothing but the ``--mot`` file. The options name a camera (``--config``/``--camera``
-or a VIDEO with ``--line``) and its detector; the loop itself is ``keliu.cli.video``.
+or a VIDEO with ``--line``) and its detector; the loop itself is ``keliu.runtime.camera`` (the
+one camera loop of every runner), reached through ``keliu.cli.video``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated
 import typer
 
 from keliu.cli.options import CameraOpt, ConfigOpt, LineOpt, StrideOpt, VideoArg, parse_line_options
-from keliu.cli.video import progress_logger, run_camera
+from keliu.cli.video import camera_steps, progress_logger
 from keliu.config import CameraConfig, SiteConfig, load_site_config
 from keliu.errors import ConfigError
 
@@ -115,8 +116,10 @@ def count(
     cam = _camera_from_args(video, line, config, camera, detector, model, input_size, score)
     if not cam.lines:
         raise ConfigError("no counting lines: give --line ID:AX,AY,BX,BY,IX,IY or lines in --config")
-    for _, crossings in run_camera(cam, stride, on_frame=progress_logger(cam.id)):
-        for event in crossings:
+    progress = progress_logger(cam.id)
+    for step in camera_steps(cam, stride):
+        progress(step)
+        for event in step.crossings:
             record = {
                 "line": event.line_id,
                 "direction": event.direction,
@@ -155,20 +158,14 @@ def track(
         raise ConfigError(f"--mot {mot}: directory {mot.parent} does not exist")
     rows: list[MotRow] = []
     fps_seen: list[float] = []
-
-    def on_frame(frame, result, pipeline) -> None:  # type: ignore[no-untyped-def]
+    progress = progress_logger(cam.id)
+    for step in camera_steps(cam, stride):
+        progress(step)
+        frame, result = step.frame, step.result
+        if frame is None:
+            continue
         if frame.index and not fps_seen and frame.t_s > 0:
             fps_seen.append(frame.index / frame.t_s)
-
-    progress = progress_logger(cam.id)
-
-    def both(frame, result, pipeline) -> None:  # type: ignore[no-untyped-def]
-        on_frame(frame, result, pipeline)
-        progress(frame, result, pipeline)
-
-    for result, _ in run_camera(cam, stride, on_frame=both):
-        if result is None:
-            continue
         for box in result.boxes:
             if box.confidence < min_conf:
                 continue  # the gap is filled by interpolation if the track goes on

@@ -2,8 +2,9 @@
 counting on a video in the terminal.
 
 ``seed`` parses and checks its options, then calls ``keliu.analytics.simulate_load.seed_demo``; it
-must not generate or write anything itself. ``live`` runs one camera (``keliu.cli.video``) under the
-terminal view (``keliu.live_view``); it writes nothing.
+must not generate or write anything itself. ``live`` runs one camera under the runtime's supervisor
+(``keliu.runtime``) and shows its events in the terminal view (``keliu.live_view``, a bus
+subscriber); it writes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 from keliu.cli.options import DbOpt, LineOpt, StrideOpt, VideoArg, parse_day, parse_line_options
-from keliu.cli.video import run_camera
+from keliu.cli.video import CLI_RECONNECT
 from keliu.config import CameraConfig, LineConfig
 from keliu.errors import ConfigError, InputError
 
@@ -98,6 +99,9 @@ def demo_live(
 ) -> None:
     """Count people on a video live in the terminal (what `make run` starts)."""
     from keliu.live_view import run_live_view
+    from keliu.runtime.bus import EventBus
+    from keliu.runtime.supervisor import Supervisor
+    from keliu.vision.sources import open_source
 
     if video is None:
         raise ConfigError("give a video to count on, e.g. `keliu demo live path/to/video.mp4`")
@@ -107,4 +111,14 @@ def demo_live(
         else [LineConfig(id="门口-door", a=(0.5, 0.05), b=(0.5, 0.95), inside=(0.75, 0.5))]
     )
     cam = CameraConfig(id="demo", source=video, lines=lines)
-    run_live_view(cam, run_camera, stride)
+    with open_source(video, reconnect=CLI_RECONNECT):  # a bad file or a dead URL: one line, exit 2
+        pass
+    bus = EventBus()
+    view = bus.subscribe("terminal", capacity=4096)  # lossy: the view never slows the camera
+    supervisor = Supervisor(bus, stride=stride)
+    try:
+        supervisor.add_camera("demo", cam)
+        run_live_view(cam, view)
+    finally:
+        supervisor.stop()
+        bus.close()
