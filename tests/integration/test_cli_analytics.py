@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -21,10 +22,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from keliu.analytics import queries as q
+from keliu.analytics.catalogue import METRIC_NAMES, METRICS, run_metric
 from keliu.analytics.jsonable import to_jsonable
 from keliu.cli import app, main
-from keliu.cli.analytics import METRIC_NAMES
 from keliu.domain.visits import Entry, Exclusion, PersonCategory, Visit
+from keliu.errors import ConfigError
 from keliu.store import (
     Area,
     Entrance,
@@ -270,6 +272,43 @@ def test_every_metric_equals_its_query(store: Store, db_url: str) -> None:
         if db_url.startswith("sqlite"):  # the tables render (the same on every store: once is enough)
             assert doc["metric"] in invoke(db_url, "analytics", *args)
     assert covered == set(METRIC_NAMES)
+
+
+def conforms(value: Any, declared: Any) -> bool:
+    """``value`` is of the catalogue's declared result type (a class, or ``tuple[X, ...]``)."""
+    if typing.get_origin(declared) is tuple:
+        item = typing.get_args(declared)[0]
+        return isinstance(value, tuple) and all(conforms(v, item) for v in value)
+    return isinstance(value, declared)
+
+
+def test_the_catalogue_runs_every_metric_as_an_api_would(store: Store) -> None:
+    """``run_metric`` with parameters by name and values as text (a query string) gives what the
+    query gives, of the type the catalogue declares; bad values are refused in the API's words."""
+    for args, query in cases():
+        name, options = args[0], args[1:]
+        params = {
+            option.removeprefix("--").replace("-", "_"): value
+            for option, value in zip(options[::2], options[1::2], strict=True)
+        }
+        run = run_metric(store, name, params)
+        assert (run.metric, run.site) == (name, params.get("site"))
+        assert plain(run.result) == plain(query(store)), args
+        assert conforms(run.result, METRICS[name].result_type()), (args, type(run.result))
+    for name, params, message in (
+        ("traffic", {"from": DAY, "to": "2025-03-01"}, "to 2025-03-01 is before from 2025-03-05"),
+        ("entrance-heat", {"site": "s1", "day": DAY, "top": "many"}, "top 'many': expected a whole number"),
+        (
+            "zone-conversion",
+            {"site": "s1", "day": DAY, "from_zone": "A", "to_zone": "Q"},
+            "metric zone-conversion: unknown zone(s) to_zone 'Q' at site s1; its zones are: A, B, rx",
+        ),
+        ("funnel", {"site": "s1"}, "metric funnel: missing parameter day YYYY-MM-DD or from YYYY-MM-DD"),
+        ("trend", {"from": "2024-01-01", "to": DAY, "by": "hour"}, "; use by day for longer ranges"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            run_metric(store, name, params)
+        assert message in str(refused.value), (name, str(refused.value))
 
 
 def result(db_url: str, *args: str) -> Any:

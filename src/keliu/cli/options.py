@@ -1,6 +1,8 @@
 """Command-line options shared by the `keliu` command's modules (``keliu.cli.*``), so each is spelled
-once, and the one validator of the values every command bounds the same way. Must not import the
-commands themselves.
+once, and the one validator of the values every command bounds the same way (``parse_day``,
+``check_range``, ``check_count``, ``check_year``, ``check_at``: defined in ``keliu.analytics.params``,
+which the metric catalogue and an API use too, and re-exported here). Must not import the commands
+themselves.
 
 Bounds (``keliu.domain.bounds``; docs/reports.md, "Bounds on dates and ranges"): a day lies in
 2000-01-01 .. 2199-12-31, a day range (``--from/--to``, ``--days``) spans at most 3660 days (ten
@@ -14,14 +16,14 @@ Read-only commands open the store with :func:`open_existing_store`: a mistyped S
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from keliu.analytics.params import check_at, check_count, check_range, check_year, parse_day
 from keliu.config import LineConfig
-from keliu.domain.bounds import FIRST_DAY, LAST_DAY, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS, day_in_bounds
+from keliu.domain.bounds import FIRST_DAY, LAST_DAY, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS
 from keliu.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -79,60 +81,6 @@ CameraOpt = Annotated[
 StrideOpt = Annotated[
     int | None, typer.Option("--stride", help="Analyse every Nth frame (default: from analysis_fps).", min=1)
 ]
-
-
-def parse_day(text: str, option: str) -> date:
-    """``YYYY-MM-DD`` from ``option``, within ``FIRST_DAY .. LAST_DAY``; a :class:`ConfigError` otherwise."""
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
-    if not day_in_bounds(day):
-        raise ConfigError(f"{option} {day}: keliu handles dates from {FIRST_DAY} to {LAST_DAY}")
-    return day
-
-
-def check_year(year: int, option: str = "--year", shown: str | None = None) -> int:
-    """A year within the date bounds (``shown``: the option's value as typed, for the message)."""
-    if not FIRST_DAY.year <= year <= LAST_DAY.year:
-        raise ConfigError(
-            f"{option} {shown or year}: keliu handles the years {FIRST_DAY.year} to {LAST_DAY.year}"
-        )
-    return year
-
-
-def check_at(at: datetime, option: str = "--at") -> datetime:
-    """A date and time whose day lies within the date bounds."""
-    if not day_in_bounds(at.date()):
-        raise ConfigError(f"{option} {at.isoformat()}: keliu handles dates from {FIRST_DAY} to {LAST_DAY}")
-    return at
-
-
-def check_count(value: int, option: str, lo: int = 1, hi: int = MAX_RANGE_DAYS) -> int:
-    """An integer option (``--days N``, ``--top N``…) within ``lo .. hi``."""
-    if not lo <= value <= hi:
-        raise ConfigError(f"{option} {value}: must be from {lo} to {hi}")
-    return value
-
-
-def check_range(first: date, last: date, by: str = "day", *, options: str = "--from/--to") -> int:
-    """An inclusive range of local days: not inverted, within the date bounds, at most
-    ``MAX_RANGE_DAYS`` days (``MAX_HOUR_RANGE_DAYS`` when ``by`` is ``"hour"``). Returns its length."""
-    for day in (first, last):
-        if not day_in_bounds(day):
-            raise ConfigError(f"{options}: {day} is outside {FIRST_DAY} .. {LAST_DAY}")
-    if last < first:
-        raise ConfigError(f"--to {last} is before --from {first}")
-    days = (last - first).days + 1
-    limit = MAX_HOUR_RANGE_DAYS if by == "hour" else MAX_RANGE_DAYS
-    if days > limit:
-        per = "hour by hour" if by == "hour" else "day by day"
-        hint = "; use --by day for longer ranges" if by == "hour" else ""
-        raise ConfigError(
-            f"{options} {first} .. {last}: {days} days is more than the {limit} days keliu reports "
-            f"{per}{hint}"
-        )
-    return days
 
 
 def sqlite_file(url: str | None) -> Path | None:
