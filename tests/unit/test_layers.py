@@ -31,6 +31,18 @@ ALLOWED = {
     ),
 }
 
+# package -> keliu packages it must never import, whatever its allowed list grows to. A rule naming
+# a package that does not exist yet (``service``, ``ui``) holds from the day it appears.
+FORBIDDEN = {
+    # the demo simulator lives in keliu.demo; the product's analytics never need it, nor a runtime,
+    # a web service, a user interface or the command line
+    "analytics": ("keliu.demo", "keliu.runtime", "keliu.service", "keliu.ui", "keliu.cli"),
+    "vision": ("keliu.runtime", "keliu.service"),
+    "resolve": ("keliu.runtime", "keliu.service"),
+    "runtime": ("keliu.service", "keliu.cli", "keliu.ui"),
+    "store": ("keliu.runtime", "keliu.service"),
+}
+
 
 def keliu_imports(path: Path) -> set[str]:
     names: set[str] = set()
@@ -49,6 +61,25 @@ def test_package_imports_only_what_its_layer_allows(package: str) -> None:
     for path in files:
         bad = {n for n in keliu_imports(path) if not n.startswith(ALLOWED[package])}
         assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
+
+
+def _is_within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_never_imports_what_is_above_it(package: str) -> None:
+    files = sorted((SRC / package).rglob("*.py"))
+    assert files, f"no modules in {package}"
+    for path in files:
+        bad = {n for n in keliu_imports(path) if any(_is_within(n, p) for p in FORBIDDEN[package])}
+        assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
+
+
+def test_the_forbidden_rules_and_the_allowed_lists_agree() -> None:
+    for package, forbidden in FORBIDDEN.items():
+        allowed = ALLOWED.get(package, ())
+        assert not [p for p in forbidden if any(_is_within(p, a) for a in allowed)], package
 
 
 def test_product_never_reads_shared_test_data() -> None:
