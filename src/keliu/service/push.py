@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, get_args
 
 from keliu.domain.visits import Visit
+from keliu.store.reception import Reception
 
 __all__ = [
     "EVENT_TYPES",
@@ -31,6 +32,7 @@ __all__ = [
     "device_data",
     "dumps",
     "iso",
+    "reception_data",
 ]
 
 EventType = Literal["arrival", "batch", "reception", "device", "alert"]
@@ -95,6 +97,18 @@ def batch_data(
 ) -> dict[str, Any]:
     """The ``data`` of a batch event (批次: people who arrived together)."""
     return {"batch_id": batch_id, "started_at": iso(started_at), "size": size, "visit_ids": list(visit_ids)}
+
+
+def reception_data(reception: Reception) -> dict[str, Any]:
+    """The ``data`` of a reception event (接待): the batch's classification and advisor as decided."""
+    return {
+        "batch_id": reception.batch_id,
+        "category": reception.category,
+        "advisor": reception.advisor,
+        "note": reception.note,
+        "updated_by": reception.updated_by,
+        "updated_at": iso(reception.updated_at),
+    }
 
 
 def device_data(
