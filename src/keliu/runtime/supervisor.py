@@ -173,6 +173,7 @@ class _Runner(CameraSink):
 
     def _run(self) -> None:
         failures = 0
+        replaying = False  # a demo video started again at its end: still online, not starting
         try:
             while not self._stop.is_set():
                 with self._lock:
@@ -195,7 +196,8 @@ class _Runner(CameraSink):
                     break
                 self.counters.video_s = 0.0
                 started = time.monotonic()
-                failed = self._run_once(loop)
+                failed = self._run_once(loop, starting=not replaying)
+                replaying = False
                 self._video_done += self.counters.video_s
                 self.counters.video_s = 0.0
                 self._generation = loop.generation + 1
@@ -206,6 +208,7 @@ class _Runner(CameraSink):
                     continue
                 if not failed:
                     if self.replay:  # a demo video: again from its start
+                        replaying = True
                         continue
                     if not loop.is_live:
                         self._set_state("finished", "end of the video")
@@ -224,9 +227,10 @@ class _Runner(CameraSink):
             if self.state != "finished":
                 self._set_state("stopped", "removed or shut down")
 
-    def _run_once(self, loop: CameraLoop) -> str | None:
+    def _run_once(self, loop: CameraLoop, *, starting: bool) -> str | None:
         """Run ``loop``; the error that ended it (None: it ended by itself or was stopped)."""
-        self._set_state("starting", "opening the source")
+        if starting:
+            self._set_state("starting", "opening the source")
         try:
             loop.run()
         except KeliuError as exc:  # a known condition: one line, no traceback
