@@ -46,15 +46,30 @@ class _Strict(BaseModel):
 
 
 class LineConfig(_Strict):
-    """A door line in frame fractions; ``inside`` is any point on the store side."""
+    """A counting line in frame fractions: a door line (进店线; ``inside`` is any point on the store
+    side) or a pass-by line (过店线, ``kind: passby``) across the walkway outside, whose crossings in
+    either direction are passers-by, never entries (docs/metrics.md, "Exits and pass-by")."""
 
     id: Identifier = Field(title="Line id", description="Unique within the camera, e.g. 'main-door'.")
+    kind: Literal["door", "passby"] = Field(
+        "door",
+        title="Kind",
+        description="door: 'in' crossings are entries, 'out' crossings exits; passby: every crossing "
+        "is a passer-by (过店), counted per hour.",
+    )
     a: PointFrac = Field(title="First end point", description="(x, y) as fractions of width and height.")
     b: PointFrac = Field(title="Second end point", description="(x, y) as fractions of width and height.")
-    inside: PointFrac = Field(title="Inside point", description="Any point on the inside (store) side.")
+    inside: PointFrac | None = Field(
+        None,
+        title="Inside point",
+        description="Any point on the inside (store) side; required for a door line, not needed for a "
+        "pass-by line.",
+    )
 
     @model_validator(mode="after")
     def _valid_geometry(self) -> LineConfig:
+        if self.kind == "door" and self.inside is None:
+            raise ValueError("a door line needs inside: any point on the store side (or kind: passby)")
         try:
             self.to_line()
         except ValueError as exc:
@@ -62,7 +77,15 @@ class LineConfig(_Strict):
         return self
 
     def to_line(self) -> Line:
-        return Line(self.id, self.a, self.b, self.inside)
+        """The counting geometry. A pass-by line without ``inside`` gets a side point of its own
+        (only which side is which; both directions count the same)."""
+        return Line(self.id, self.a, self.b, self.inside or _side_point(self.a, self.b))
+
+
+def _side_point(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    """A point beside the middle of a–b (to the left of a→b): names one side of a pass-by line."""
+    (ax, ay), (bx, by) = a, b
+    return ((ax + bx) / 2 - (by - ay), (ay + by) / 2 + (bx - ax))
 
 
 class ZoneConfig(_Strict):
@@ -344,12 +367,20 @@ class SiteConfig(_Strict):
     def reference_errors(self) -> list[tuple[tuple[int | str, ...], str]]:
         """(location, message) of every analytics entry naming a line or zone no camera has, or named
         twice; ``load_site_config`` turns them into ``file:line: key: message`` errors."""
-        lines = {(c.id, line.id) for c in self.cameras for line in c.lines}
+        lines = {(c.id, line.id) for c in self.cameras for line in c.lines if line.kind == "door"}
+        passby = {(c.id, line.id) for c in self.cameras for line in c.lines if line.kind == "passby"}
         zones = {zone.id for c in self.cameras for zone in c.zones}
         errors: list[tuple[tuple[int | str, ...], str]] = []
         seen: set[object] = set()
         for i, e in enumerate(self.analytics.entrances):
-            if (e.camera, e.line) not in lines:
+            if (e.camera, e.line) in passby:
+                errors.append(
+                    (
+                        ("analytics", "entrances", i, "line"),
+                        f"{e.camera}/{e.line} is a pass-by line; an entrance names a door line",
+                    )
+                )
+            elif (e.camera, e.line) not in lines:
                 errors.append(
                     (("analytics", "entrances", i, "line"), f"camera {e.camera!r} has no line {e.line!r}")
                 )
@@ -363,6 +394,10 @@ class SiteConfig(_Strict):
                 errors.append((("analytics", "areas", i), f"zone {a.zone!r} is listed twice"))
             seen.add(a.zone)
         return errors
+
+    def passby_lines(self) -> frozenset[tuple[str, str]]:
+        """(camera id, line id) of every pass-by line (``kind: passby``)."""
+        return frozenset((c.id, line.id) for c in self.cameras for line in c.lines if line.kind == "passby")
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:

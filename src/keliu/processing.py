@@ -15,7 +15,6 @@ one that fails is restarted, each outage is stored as a camera outage) and publi
 event bus; the site's resolution worker resolves and commits them as they arrive, so a kill loses
 only the tracks in progress, and Ctrl-C or SIGTERM ends the tracks in progress and commits them.
 
-
 Only one run may write a site at a time (``Store.writer_lock``). The resolver starts from what the
 store remembers (staff, exclusion classes, remembered signatures, visits still within the de-dup
 window), and the signatures it remembers are saved encrypted with their expiry; expired ones are
@@ -30,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from keliu.config import CameraConfig, SiteConfig
@@ -38,7 +37,8 @@ from keliu.domain.visits import Sighting
 from keliu.errors import ConfigError
 from keliu.resolve import default_courier_classes
 from keliu.runtime.bus import EventBus
-from keliu.runtime.camera import is_live_source, recording_start
+from keliu.runtime.camera import is_live_source
+from keliu.runtime.clock import RecordingClock, recording_clock
 from keliu.runtime.recorded import SEGMENT_S, recorded_segments
 from keliu.runtime.report import CameraStats, ProcessReport
 from keliu.runtime.resolution import ResolutionWorker, SiteResolution
@@ -75,7 +75,9 @@ def register_site(store: Store, site: SiteConfig) -> None:
     for camera in site.cameras:
         store.upsert_camera(site.site.id, camera.id, camera.name)
         for line in camera.lines:
-            store.upsert_line(site.site.id, camera.id, line.id, line.a, line.b, line.inside)
+            store.upsert_line(
+                site.site.id, camera.id, line.id, line.a, line.b, line.to_line().inside, kind=line.kind
+            )
         for zone in camera.zones:
             store.upsert_zone(site.site.id, camera.id, zone.id, zone.polygon)
     _register_analytics(store, site)
@@ -116,10 +118,13 @@ def process_site(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     segment_s: float = SEGMENT_S,
+    recorded_at: datetime | None = None,
 ) -> ProcessReport:
     """Process every camera of ``site`` into ``store`` (see module docstring). Raises `StoreBusy` when
     another run is writing the site, `InputError` for a source that cannot be opened (before anything
-    runs) or footage that overlaps other footage of its camera."""
+    runs) or footage that overlaps other footage of its camera. ``recorded_at``: the start of every
+    recorded file of this run, over the cameras' ``recorded_at`` (``keliu.runtime.clock``); each
+    file's clock is reported through ``progress``."""
     site_id = site.site.id
     report = ProcessReport(site_id, {camera.id: CameraStats() for camera in site.cameras})
     live = [c for c in site.cameras if is_live_source(c.source)]
@@ -128,15 +133,24 @@ def process_site(
             f"site {site_id!r}: cameras {', '.join(c.id for c in live)} are live streams and the others "
             "recorded files; process them in separate runs (one config each)"
         )
+    if live and recorded_at is not None:
+        raise ConfigError(
+            f"site {site_id!r}: a recording start time is for recorded files; cameras "
+            f"{', '.join(c.id for c in live)} are live streams (their frames carry the wall clock)"
+        )
     with store.writer_lock(site_id):
         if live:
             register_site(store, site)
             return _run_live(site, store, extractor, stride, report, progress, stop or threading.Event())
-        plans = [_plan_recorded(site_id, camera, segment_s) for camera in site.cameras]  # all checked first
+        plans = [  # all checked first
+            _plan_recorded(site_id, camera, segment_s, recorded_at) for camera in site.cameras
+        ]
         register_site(store, site)
         footage = [store.claim_footage(plan.footage) for plan in plans]
         for plan, claimed in zip(plans, footage, strict=True):
             plan.footage = claimed
+            if progress is not None:
+                progress(_clock_note(plan, claimed))
             _analyse_recorded(
                 site_id, plan, store, extractor, stride, report.cameras[plan.camera.id], progress
             )
@@ -151,16 +165,32 @@ def process_site(
 class _RecordedPlan:
     camera: CameraConfig
     footage: Footage
+    clock: RecordingClock
 
 
-def _plan_recorded(site_id: str, camera: CameraConfig, segment_s: float) -> _RecordedPlan:
+def _clock_note(plan: _RecordedPlan, claimed: Footage) -> str:
+    """Which clock a recorded file runs on (docs/configuration.md, "Recorded files: which clock")."""
+    camera_id = plan.camera.id
+    if claimed.started_at != plan.clock.started_at:
+        return (
+            f"{camera_id}: recording starts {claimed.started_at.isoformat()} (kept from the footage "
+            f"ledger: this file was first ingested on that clock; this run's would be "
+            f"{plan.clock.describe()})"
+        )
+    return f"{camera_id}: recording starts {plan.clock.describe()}"
+
+
+def _plan_recorded(
+    site_id: str, camera: CameraConfig, segment_s: float, recorded_at: datetime | None = None
+) -> _RecordedPlan:
     """Open the camera's file (a missing or broken file fails here, before any camera runs) and
-    describe it for the ledger: content fingerprint and the time span it covers."""
+    describe it for the ledger: content fingerprint and the time span it covers, on its clock."""
     path = camera.source[len("file://") :] if camera.source.startswith("file://") else camera.source
     with open_source(path) as source:
         fps = getattr(source, "fps", 0.0)
         duration = _duration_s(path) or 0.0
-    started = recording_start(camera)
+    clock = recording_clock(camera, recorded_at)
+    started = clock.started_at
     return _RecordedPlan(
         camera,
         Footage(
@@ -172,6 +202,7 @@ def _plan_recorded(site_id: str, camera: CameraConfig, segment_s: float) -> _Rec
             ended_at=started + timedelta(seconds=max(duration, 1.0 / fps if fps else 0.0)),
             segment_s=segment_s,
         ),
+        clock,
     )
 
 

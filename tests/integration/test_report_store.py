@@ -153,7 +153,7 @@ def test_a_week_in_progress_is_compared_with_the_same_days_of_last_week(store: S
     assert customers.change_pct == 0.0
     assert report.kpi("entries").previous == 10
     entrances = next(t for t in report.tables if t.key == "entrances")
-    assert [(r[1], r[3]) for r in entrances.rows] == [(10, 10)]  # entries now and last week so far
+    assert [(r[1], r[4]) for r in entrances.rows] == [(10, 10)]  # entries now and last week so far
     notes = [b.text.en for s in report.sections for b in s.blocks if isinstance(b, Note)]
     assert (
         "This period is still in progress (up to 2024-05-15 15:00): the change compares it with the same "

@@ -156,7 +156,8 @@ class Traffic:
     ``entries`` 总客流 (customer entries within business hours), ``visits`` 去重客流 (customer
     visits), ``new_visits`` 新客, ``returning_visits`` 回头客, ``returning_hf`` 高频回头客, ``staff``,
     ``invalid`` (``outside_hours`` of them), ``entries_outside_hours``, ``batches`` 批次, ``received``
-    接待, ``dwell_sum_s``/``dwell_count`` 驻留, ``passby`` 过店, ``ret_*`` 活跃度 buckets. Counts are
+    接待, ``dwell_sum_s``/``dwell_count`` 驻留, ``passby`` 过店, ``ret_*`` 活跃度 buckets, ``exits``
+    离店 (customer exits), ``door_in``/``door_out`` (every crossing of a door line). Counts are
     whole numbers except where a previous period's partial hour is taken pro rata (``scaled``).
     """
 
@@ -178,6 +179,9 @@ class Traffic:
     ret_4_7: float = 0
     ret_8_15: float = 0
     ret_gt15: float = 0
+    exits: float = 0
+    door_in: float = 0
+    door_out: float = 0
 
     def values(self) -> tuple[float, ...]:
         """The sums in field order (the order of ``keliu.store.schema.ROLLUP_METRICS``)."""
@@ -200,6 +204,9 @@ class Traffic:
             self.ret_4_7,
             self.ret_8_15,
             self.ret_gt15,
+            self.exits,
+            self.door_in,
+            self.door_out,
         )
 
     def __add__(self, other: Traffic) -> Traffic:
@@ -515,27 +522,37 @@ def return_intervals(t: Traffic) -> ReturnIntervals:
 
 @dataclass(frozen=True)
 class EntranceTraffic:
+    """One door's traffic: customer ``entries`` 进店 / ``visits`` / ``exits`` 离店, and every crossing
+    of its line whoever made it (``door_in`` / ``door_out``; docs/metrics.md, "Exits and pass-by")."""
+
     camera_id: str
     line_id: str
     name: str
     group: str | None
     entries: float
     visits: float
+    exits: float = 0
+    door_in: float = 0
+    door_out: float = 0
 
 
 @dataclass(frozen=True)
 class HeatItem:
     key: str
     name: str
-    entries: float
+    entries: float  # 进店 customer entries
     visits: float
     share: float | None  # of all entries
+    exits: float = 0  # 离店 customer exits
+    door_in: float = 0  # every 'in' crossing of the door (staff and unlinked too)
+    door_out: float = 0  # every 'out' crossing of the door
 
 
 @dataclass(frozen=True)
 class EntranceHeat:
     """进场热力 / 出入口分布 (A6): entrances and entrance groups ranked by entries (总客流), with each
-    one's share of all entries; ``entrances`` cut to ``top`` (None: all)."""
+    one's share of all entries, its exits (离店) and every crossing of its line in and out;
+    ``entrances`` cut to ``top`` (None: all)."""
 
     entrances: tuple[HeatItem, ...]
     groups: tuple[HeatItem, ...]
@@ -550,15 +567,26 @@ def entrance_heat(items: Iterable[EntranceTraffic], top: int | None = 15) -> Ent
         return sorted(xs, key=lambda h: (-h.entries, -h.visits, h.name, h.key))
 
     entrances = rank(
-        HeatItem(f"{r.camera_id}/{r.line_id}", r.name, r.entries, r.visits, ratio(r.entries, total))
+        HeatItem(
+            f"{r.camera_id}/{r.line_id}",
+            r.name,
+            r.entries,
+            r.visits,
+            ratio(r.entries, total),
+            r.exits,
+            r.door_in,
+            r.door_out,
+        )
         for r in rows
     )
-    grouped: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    grouped: dict[str, list[float]] = defaultdict(lambda: [0.0] * 5)
     for r in rows:
-        g = r.group or r.name
-        grouped[g][0] += r.entries
-        grouped[g][1] += r.visits
-    groups = rank(HeatItem(g, g, e, v, ratio(e, total)) for g, (e, v) in grouped.items())
+        sums = grouped[r.group or r.name]
+        for i, value in enumerate((r.entries, r.visits, r.exits, r.door_in, r.door_out)):
+            sums[i] += value
+    groups = rank(
+        HeatItem(g, g, e, v, ratio(e, total), x, di, do) for g, (e, v, x, di, do) in grouped.items()
+    )
     return EntranceHeat(tuple(entrances if top is None else entrances[:top]), tuple(groups), total)
 
 

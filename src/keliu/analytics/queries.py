@@ -314,7 +314,7 @@ def home_dashboard(store: Store, site_id: str | None, now: datetime) -> HomeDash
     today_hours: dict[int, float] = defaultdict(float)
     yesterday_hours: dict[int, float] = defaultdict(float)
     kpi_values: list[list[m.Traffic]] = [[m.Traffic()] * 3 for _ in range(4)]
-    heat_rows: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    heat_rows: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0] * 5)
     names: dict[tuple[str, str, str], tuple[str, str | None]] = {}
     targets: dict[str, float] = defaultdict(float)
     has_target = {"month": False, "year": False}
@@ -364,10 +364,11 @@ def home_dashboard(store: Store, site_id: str | None, now: datetime) -> HomeDash
                 "camera_id",
                 "line_id",
             ):
-                if r.entries or r.visits:
+                door = (r.entries, r.visits, r.exits, r.door_in, r.door_out)
+                if any(door):
                     row = heat_rows[(r.site_id, r.camera_id, r.line_id)]
-                    row[0] += int(r.entries or 0)
-                    row[1] += int(r.visits or 0)
+                    for i, value in enumerate(door):
+                        row[i] += int(value or 0)
             # KPIs
             kwindows = m.kpi_windows(local_now.date(), g.week_start)
             for i, k in enumerate(kwindows):
@@ -404,12 +405,22 @@ def home_dashboard(store: Store, site_id: str | None, now: datetime) -> HomeDash
 
     chain = site_id is None
     heat_items = []
-    for (sid, cam, line), (entries, visits) in heat_rows.items():
+    for (sid, cam, line), (entries, visits, exits, door_in, door_out) in heat_rows.items():
         name, group = names.get((sid, cam, line), (f"{cam}/{line}" if cam or line else "unknown", None))
         if chain:
             name, group = f"{sid}: {name}", f"{sid}: {group}" if group else None
         heat_items.append(
-            m.EntranceTraffic(cam if not chain else f"{sid}:{cam}", line, name, group, entries, visits)
+            m.EntranceTraffic(
+                cam if not chain else f"{sid}:{cam}",
+                line,
+                name,
+                group,
+                entries,
+                visits,
+                exits,
+                door_in,
+                door_out,
+            )
         )
     now_hour = local_now.hour
     points = [(f"{h:02d}:00", today_hours.get(h, 0.0)) for h in range(now_hour + 1)]
@@ -522,7 +533,8 @@ def entrance_heat_between(
         sums = {} if end == start else _range(conn, g, start, end, current=False, per_site=False, by=by)
         names = _entrance_names(conn, site_id)
     rows = [
-        (camera_id, line_id, round(v.entries), round(v.visits)) for (camera_id, line_id), v in sums.items()
+        (camera_id, line_id, *(round(x) for x in (v.entries, v.visits, v.exits, v.door_in, v.door_out)))
+        for (camera_id, line_id), v in sums.items()
     ]
     return m.entrance_heat(_entrance_items(rows, names), top)
 
@@ -622,7 +634,14 @@ def entrance_heat(
             conn, t.traffic_daily, "day", first, last + timedelta(days=1), groups[0], "camera_id", "line_id"
         )
         names = _entrance_names(conn, site_id)
-    counts = [(r.camera_id, r.line_id, int(r.entries or 0), int(r.visits or 0)) for r in rows]
+    counts = [
+        (
+            r.camera_id,
+            r.line_id,
+            *(int(x or 0) for x in (r.entries, r.visits, r.exits, r.door_in, r.door_out)),
+        )
+        for r in rows
+    ]
     return m.entrance_heat(_entrance_items(counts, names), top)
 
 
@@ -637,15 +656,17 @@ def _entrance_names(conn: sa.Connection, site_id: str) -> dict[tuple[str, str], 
 
 
 def _entrance_items(
-    counts: Sequence[tuple[str, str, int, int]], names: Mapping[tuple[str, str], tuple[str, str | None]]
+    counts: Sequence[tuple[str, str, int, int, int, int, int]],
+    names: Mapping[tuple[str, str], tuple[str, str | None]],
 ) -> list[m.EntranceTraffic]:
-    """Entrances with entries or visits, named (``camera/line`` when not named)."""
+    """Entrances with any traffic (entries, visits, exits, door_in, door_out), named (``camera/line``
+    when not named)."""
     items = []
-    for camera_id, line_id, entries, visits in counts:
-        if not (entries or visits):
+    for camera_id, line_id, *door in counts:
+        if not any(door):
             continue
         name, group = names.get((camera_id, line_id), (f"{camera_id}/{line_id}", None))
-        items.append(m.EntranceTraffic(camera_id, line_id, name, group, entries, visits))
+        items.append(m.EntranceTraffic(camera_id, line_id, name, group, *door))
     return items
 
 

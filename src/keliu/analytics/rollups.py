@@ -67,6 +67,7 @@ def rebuild_rollups(store_or_engine: Store | sa.Engine, site_id: str | None = No
             for table, col in (
                 (t.visits, "first_entry"),
                 (t.entries, "at"),
+                (t.exits, "at"),
                 (t.passby_counts, "hour"),
                 (t.traffic_hourly, "hour"),
             ):

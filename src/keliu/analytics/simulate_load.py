@@ -2,10 +2,11 @@
 
 ``seed_demo`` writes a simulated chain (``keliu.analytics.simulate``) into a :class:`keliu.store.Store`:
 sites, cameras and door lines, reference data (entrances and groups, areas with floors and 业态,
-business hours, site profiles, targets, manual counts, weather), visits with entries, batches, zone
+business hours, site profiles, targets, manual counts, weather), visits with entries, exits (离店: one
+per visit whose exit was seen, at its last exit through the door of its last entry), batches, zone
 stays, pass-by counts, and the traffic rollups. Re-seeding a site's days replaces them: what the
-store held for those local days (visits, entries, zone stays, batches, pass-by counts) is deleted
-first, and the rollups of the range are recomputed.
+store held for those local days (visits, entries, exits, zone stays, batches, pass-by counts) is
+deleted first, and the rollups of the range are recomputed.
 
 Two paths write the same rows:
 
@@ -37,6 +38,7 @@ from keliu.analytics.rollups import refresh_rollups
 from keliu.analytics.simulate import simulate_site
 from keliu.analytics.simulate_columns import CATEGORY_CODES, SimulatedVisits, utc_from_us
 from keliu.analytics.simulate_sites import DemoSite, chain_profiles, weather_day
+from keliu.domain.crossings import Exit
 from keliu.domain.visits import COLOUR_NAMES
 from keliu.errors import InputError
 from keliu.store import Store
@@ -128,7 +130,9 @@ def load_reference(
         store.upsert_camera(site.site_id, e.camera_id, e.name)
         store.upsert_line(site.site_id, e.camera_id, e.line_id, (0.1, 0.6), (0.9, 0.6), (0.5, 0.3))
         if e.passby_line_id:
-            store.upsert_line(site.site_id, e.camera_id, e.passby_line_id, (0.0, 0.9), (1.0, 0.9), (0.5, 0.5))
+            store.upsert_line(
+                site.site_id, e.camera_id, e.passby_line_id, (0.0, 0.9), (1.0, 0.9), (0.5, 0.5), kind="passby"
+            )
     store.set_entrances(
         site.site_id, [Entrance(e.camera_id, e.line_id, e.name, e.group, e.is_main) for e in site.entrances]
     )
@@ -216,12 +220,14 @@ def _offset_us(site: DemoSite) -> int:
 
 def clear_days(store: Store, site: DemoSite, first: date, last: date) -> None:
     """Delete what the store holds for the site's local days ``first``..``last``: visits whose first
-    entry is in them (with their entries and zone stays), batches that start in them and pass-by
-    counts. The rollups are left to the caller (it refreshes the range after writing)."""
+    entry is in them (with their entries, exits and zone stays), batches that start in them and
+    pass-by counts. The rollups are left to the caller (it refreshes the range after writing)."""
     lo, hi = _local_range(site, first, last)
     v, e, z, b, p = t.visits.c, t.entries.c, t.visit_zones.c, t.batches.c, t.passby_counts.c
     in_range = sa.select(v.visit_id).where(v.site_id == site.site_id, v.first_entry >= lo, v.first_entry < hi)
+    x = t.exits.c
     with store.engine.begin() as conn:
+        conn.execute(sa.delete(t.exits).where(x.site_id == site.site_id, x.visit_id.in_(in_range)))
         conn.execute(sa.delete(t.visit_zones).where(z.site_id == site.site_id, z.visit_id.in_(in_range)))
         conn.execute(sa.delete(t.entries).where(e.site_id == site.site_id, e.visit_id.in_(in_range)))
         conn.execute(
@@ -252,10 +258,18 @@ def _write_normal(store: Store, site: DemoSite, visits: SimulatedVisits, first: 
     stay_day = day_of_visit[visits.zone_visit]
     passby = visits.passby()
     passby_day = (visits.passby_hour_us - lo_us) // day_us
+    exit_visit, exit_entrance = _exits(visits)
+    ids, doors = visits.visit_id.tolist(), visits.entrances
+    exits = [
+        Exit(visits.site_id, doors[e][0], doors[e][1], utc_from_us(int(visits.last_exit_us[i])), i, ids[i])
+        for i, e in zip(exit_visit.tolist(), exit_entrance.tolist(), strict=True)
+    ]
+    exit_day = day_of_visit[exit_visit]
     for k in range((last - first).days + 1):
         idx = np.flatnonzero(day_of_visit == k)
         if len(idx):
             store.save_visits([all_visits[i] for i in idx])
+            store.save_crossings(site.site_id, exits=[exits[j] for j in np.flatnonzero(exit_day == k)])
         day_stays = [stays[i] for i in np.flatnonzero(stay_day == k)]
         if day_stays:
             store.save_visit_zones(
@@ -323,6 +337,30 @@ def _entry_columns(v: SimulatedVisits, postgres: bool) -> dict[str, Sequence[Any
         "at": _timestamps(v.entry_us, postgres),
         "camera_id": [cams[i][0] for i in ent],
         "line_id": [cams[i][1] for i in ent],
+    }
+
+
+def _exits(v: SimulatedVisits) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The demo's exits (离店): the visits whose exit was seen (indices; each exit's track id) and the
+    entrance of each one's last entry, which it leaves through."""
+    ends = np.r_[v.entry_visit[1:] != v.entry_visit[:-1], True] if len(v.entry_visit) else []
+    last = np.flatnonzero(np.asarray(ends, dtype=bool))  # each visit's last entry (grouped, in order)
+    door = np.full(len(v), -1, np.int64)
+    door[v.entry_visit[last]] = v.entry_entrance[last]
+    seen = np.flatnonzero((v.last_exit_us >= 0) & (door >= 0)).astype(np.int64)
+    return seen, door[seen]
+
+
+def _exit_columns(v: SimulatedVisits, postgres: bool) -> dict[str, Sequence[Any]]:
+    seen, door = _exits(v)
+    cams = v.entrances
+    return {
+        "site_id": [v.site_id] * len(seen),
+        "camera_id": [cams[i][0] for i in door.tolist()],
+        "line_id": [cams[i][1] for i in door.tolist()],
+        "at": _timestamps(v.last_exit_us[seen], postgres),
+        "track_id": seen.tolist(),
+        "visit_id": v.visit_id[seen].tolist(),
     }
 
 
@@ -413,6 +451,7 @@ def _write_bulk(store: Store, visits: SimulatedVisits) -> None:
             conn.execute(sa.text("SET LOCAL synchronous_commit TO off"))
         _write_table(conn, t.visits, _visit_columns(visits, postgres))
         _write_table(conn, t.entries, _entry_columns(visits, postgres))
+        _write_table(conn, t.exits, _exit_columns(visits, postgres))
         _write_table(conn, t.batches, _batch_columns(visits, postgres))
         _write_table(conn, t.visit_zones, _zone_columns(visits, postgres))
         _write_table(conn, t.passby_counts, _passby_columns(visits, postgres))

@@ -95,7 +95,15 @@ def overlay_items(
     if site is not None:
         names = {e.line: e.name for e in site.analytics.entrances if e.camera == cam.id}
     lines = [
-        OverlayLine(line.id, line.a, line.b, line.inside, "door", names.get(line.id)) for line in cam.lines
+        OverlayLine(
+            line.id,
+            line.a,
+            line.b,
+            line.inside if line.kind == "door" else None,  # a pass-by line has no store side
+            line.kind,
+            names.get(line.id),
+        )
+        for line in cam.lines
     ]
     zones = [OverlayZone(zone.id, tuple(zone.polygon)) for zone in cam.zones]
     return lines, zones

@@ -9,13 +9,16 @@ interrupted (Ctrl-C or SIGTERM; what was committed is kept).
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
-from keliu.cli.options import DbOpt, StrideOpt
+from keliu.cli.options import DbOpt, StrideOpt, check_at
 from keliu.config import load_site_config
+from keliu.errors import ConfigError
 
 __all__ = ["app"]
 
@@ -37,19 +40,38 @@ def process(
             "first unfinished segment). Fixed per file when it is first ingested.",
         ),
     ] = 60.0,
+    recorded_at: Annotated[
+        str | None,
+        typer.Option(
+            "--recorded-at",
+            help="Recorded files: when their first frame was recorded, ISO 8601 (without a UTC offset: "
+            "the site's local time); every recorded camera of this run, over its recorded_at. Default: "
+            "recorded_at, else the file's creation_time tag, else its modification time.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run all cameras of a site (files or streams) into the store: sightings → visits.
 
     Recorded files are ingested once (the same footage again changes nothing) and resume where a
-    killed run stopped; live streams are retried until they answer and run until Ctrl-C or SIGTERM."""
+    killed run stopped; live streams are retried until they answer and run until Ctrl-C or SIGTERM.
+    Each recorded file's clock (where its start time came from) is printed."""
     import signal
     import threading
 
     from keliu.processing import process_site
+    from keliu.runtime.camera import is_live_source
     from keliu.store import open_store
     from keliu.wiring import build_signature_extractor
 
     site = load_site_config(config, check_sources=True)
+    start = None if recorded_at is None else _parse_recorded_at(recorded_at, site.site.timezone)
+    live = [c.id for c in site.cameras if is_live_source(c.source)]
+    if start is not None and live:  # refused before the store is opened: nothing is written
+        raise ConfigError(
+            f"--recorded-at: a recording start time is for recorded files; cameras {', '.join(live)} "
+            "are live streams (their frames carry the wall clock)"
+        )
     extractor = build_signature_extractor()
     stop = threading.Event()
 
@@ -68,6 +90,7 @@ def process(
                 progress=lambda m: print(m, file=sys.stderr),
                 stop=stop,
                 segment_s=segment_s,
+                recorded_at=start,
             )
     except KeyboardInterrupt:
         print("keliu: interrupted: what was committed is kept; run again to resume", file=sys.stderr)
@@ -100,3 +123,16 @@ def process(
     if result.sources_failed:
         print("keliu: error: no camera delivered a frame; nothing was counted", file=sys.stderr)
         raise typer.Exit(3)
+
+
+def _parse_recorded_at(text: str, timezone: str) -> datetime:
+    """``--recorded-at``: an ISO date and time; without a UTC offset, the site's local time."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--recorded-at {text!r}: expected a date and time, e.g. 2026-03-07T10:00:00+08:00"
+        ) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        at = at.replace(tzinfo=ZoneInfo(timezone))
+    return check_at(at, "--recorded-at")

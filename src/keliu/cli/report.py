@@ -26,6 +26,7 @@ app = typer.Typer()  # top-level commands: keliu.cli adds them to `keliu` withou
 REPORT_COLUMNS = (
     ("bucket", "时段 period"),
     ("total", "总客流 total"),
+    ("exits", "离店 exits"),
     ("deduplicated", "去重客流 de-dup"),
     ("staff", "员工 staff"),
     ("invalid", "无效 invalid"),
@@ -59,7 +60,8 @@ def report(
     lang: Annotated[str, typer.Option("--lang", help="With --export: zh or en.")] = "zh",
     db: DbOpt = None,
 ) -> None:
-    """Traffic table: 总客流 total, 去重客流 de-duplicated, 员工, 无效 (by reason), 批次, 新客, 回头客.
+    """Traffic table: 总客流 total, 离店 exits, 去重客流 de-duplicated, 员工, 无效 (by reason), 批次,
+    新客, 回头客.
 
     With --export, writes the site's report (日报/周报/月报/年报/自定义) as HTML, XLSX and CSV
     (docs/reports.md).

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from keliu.config import SiteConfig
+from keliu.domain.crossings import Exit, PassbyCrossing, exits_of, split_passby
 from keliu.domain.visits import Sighting, Visit
 from keliu.errors import KeliuError
 from keliu.resolve import Resolver, StaffSuggestion
@@ -35,6 +36,7 @@ from keliu.runtime.bus import EventBus, Subscription
 from keliu.runtime.events import CameraOutage, Event, SightingSeen, StaffSuggested, VisitChanged
 from keliu.runtime.report import ProcessReport
 from keliu.store import Footage, Store
+from keliu.store.crossings import PassbyWatch
 from keliu.store.reference import ZoneStay
 from keliu.wiring import resolver_rules
 
@@ -73,6 +75,8 @@ class Resolved:
     arrivals: set[str]  # ids of the visits among them that are new (到店)
     stays: list[ZoneStay]  # the complete zone stays of every visit whose stays changed
     saved: bool = field(default=False)
+    exits: list[Exit] = field(default_factory=list)  # 离店: every 'out' crossing of a door line
+    passby: list[PassbyCrossing] = field(default_factory=list)  # 过店: crossings of pass-by lines
 
 
 class SiteResolution:
@@ -89,6 +93,7 @@ class SiteResolution:
         # stays as a whole); (stays, last seen) per visit id
         self._stays: dict[str, tuple[set[ZoneStay], datetime]] = {}
         self._known: dict[str, datetime] = {}  # visit id -> last touched: arrival vs update
+        self._passby_lines = site.passby_lines()  # their crossings never reach the resolver
 
     def _start(self, now: datetime) -> Resolver:
         resolver, open_visits = resolver_for(self.store, self.site, now)
@@ -108,7 +113,7 @@ class SiteResolution:
         changed: dict[str, Visit] = {}
         stays_changed: set[str] = set()
         for sighting in sightings:
-            visits, visit_id = resolver.resolve(sighting)
+            visits, visit_id = self._resolve_one(resolver, sighting, resolved.exits, resolved.passby)
             for visit in visits:
                 changed[visit.visit_id] = visit
             if visit_id is not None and sighting.zones:
@@ -135,6 +140,8 @@ class SiteResolution:
         self.report.visits_saved += self.store.save_visits(resolved.visits)
         if resolved.stays:
             self.store.save_visit_zones(self.site.site.id, resolved.stays)
+        if resolved.exits or resolved.passby:
+            self.store.save_crossings(self.site.site.id, resolved.exits, resolved.passby)
         self.report.sightings += len(resolved.sightings)
         resolved.saved = True
 
@@ -163,9 +170,11 @@ class SiteResolution:
             self._start(ordered[0].first_seen)
         changed: dict[str, Visit] = {}
         stays: dict[str, set[ZoneStay]] = {}
+        exits: list[Exit] = []
+        passby: list[PassbyCrossing] = []
         for sighting in ordered:
             assert self.resolver is not None
-            visits, visit_id = self.resolver.resolve(sighting)
+            visits, visit_id = self._resolve_one(self.resolver, sighting, exits, passby)
             for visit in visits:
                 changed[visit.visit_id] = visit
             if visit_id is not None and sighting.zones:
@@ -177,11 +186,30 @@ class SiteResolution:
             changed.values(),
             [z for v in sorted(stays) for z in stays[v]],
             resolved_footage=footage,
+            exits=exits,
+            passby_crossings=passby,
+            passby_watched=[  # every hour a file covers is measured, nobody passing included
+                PassbyWatch(f.camera_id, line_id, f.started_at, f.ended_at)
+                for f in footage
+                for camera_id, line_id in sorted(self._passby_lines)
+                if camera_id == f.camera_id
+            ],
         )
         self.report.sightings += len(ordered)
         if ordered:
             latest = max(s.last_seen for s in ordered)
             self._seen_until = latest if self._seen_until is None else max(self._seen_until, latest)
+
+    def _resolve_one(
+        self, resolver: Resolver, sighting: Sighting, exits: list[Exit], passby: list[PassbyCrossing]
+    ) -> tuple[list[Visit], str | None]:
+        """Resolve one sighting without its pass-by crossings (collected in ``passby``) and collect
+        its exits, linked to the visit it joined (docs/metrics.md, "Exits and pass-by")."""
+        door, passers = split_passby(sighting, self._passby_lines)
+        passby += passers
+        visits, visit_id = resolver.resolve(door)
+        exits += exits_of(door, None if visit_id is None else resolver.visit(visit_id))
+        return visits, visit_id
 
     def checkpoint(self, now: datetime, *, purge: bool) -> list[StaffSuggestion]:
         """A live site's periodic upkeep at wall-clock ``now``: retire what is past its window, save

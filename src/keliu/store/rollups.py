@@ -1,5 +1,5 @@
 """Traffic rollups: ``traffic_hourly``, ``traffic_daily`` and ``traffic_monthly``, recomputed from the raw
-tables (visits, entries, batches, zone stays, pass-by counts) for exactly the hours, days and months
+tables (visits, entries, exits, batches, zone stays, pass-by counts) for exactly the hours, days and months
 that a change touches.
 
 This module is where each visit is *classified* for the dashboards (which hour, which entrance,
@@ -17,6 +17,9 @@ are local dates. Counting rules (docs/metrics.md):
   day it opens on, so Saturday 01:00 is inside Friday 22:00–02:00) go to ``entries_outside_hours``;
   the entry itself stays in its calendar hour and day;
 * a batch counts in the hour it started, at the entrance of its earliest customer visit;
+* an exit (离店, ``exits`` table) counts in its own hour at its own door: in ``door_out`` always,
+  and in ``exits`` when it is linked to a customer visit (at any hour: a customer who came in before
+  closing and leaves after it still leaves); every entry counts in ``door_in`` whoever made it;
 * pass-by counts go to the local hour containing their ``hour`` instant.
 
 Refreshing is delete + insert inside the caller's transaction, so late and corrected data replace
@@ -54,6 +57,7 @@ __all__ = [
     "is_received",
     "local_midnight",
     "month_start",
+    "next_local_hour",
     "next_month",
     "refresh",
     "refresh_instants",
@@ -149,6 +153,11 @@ def _next_hour(hour: datetime, tz: ZoneInfo) -> datetime:
     return nxt if nxt > hour else hour + _HOUR
 
 
+def next_local_hour(hour: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC start of the local hour after the one starting at ``hour`` (a ``floor_local_hour``)."""
+    return _next_hour(hour, tz)
+
+
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The UTC instant at which the local ``day`` starts."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
@@ -200,7 +209,7 @@ def _hourly_rows(
     # Simple index-driven queries only (no joins): they plan well even before PostgreSQL has
     # statistics on freshly loaded tables.
     reception_min_s, hours = _profile(conn, site_id)
-    v, e, bt = t.visits.c, t.entries.c, t.batches.c
+    v, e, bt, x = t.visits.c, t.entries.c, t.batches.c, t.exits.c
     vz, ar, pb = t.visit_zones.c, t.areas.c, t.passby_counts.c
     bucket_cache: dict[datetime, datetime] = {}
 
@@ -238,7 +247,13 @@ def _hourly_rows(
     entries = conn.execute(
         sa.select(e.visit_id, e.at, e.camera_id, e.line_id).where(e.site_id == site_id, e.at >= h0, e.at < h1)
     ).all()
-    earlier = sorted({r.visit_id for r in entries} - category.keys())  # visits started before h0
+    exits = conn.execute(
+        sa.select(x.visit_id, x.at, x.camera_id, x.line_id).where(x.site_id == site_id, x.at >= h0, x.at < h1)
+    ).all()
+    earlier = sorted(  # visits started before h0
+        ({r.visit_id for r in entries} | {r.visit_id for r in exits if r.visit_id is not None})
+        - category.keys()
+    )
     for i in range(0, len(earlier), _CHUNK):
         found = conn.execute(
             sa.select(v.visit_id, v.category).where(
@@ -311,10 +326,18 @@ def _hourly_rows(
                 add(key, "outside_hours")
 
     for r in entries:
+        key = (bucket(r.at), r.camera_id, r.line_id)
+        add(key, "door_in")
         if category.get(r.visit_id) != _CUSTOMER:
             continue
         inside = within_business_hours(r.at.astimezone(tz), hours)
-        add((bucket(r.at), r.camera_id, r.line_id), "entries" if inside else "entries_outside_hours")
+        add(key, "entries" if inside else "entries_outside_hours")
+
+    for r in exits:
+        key = (bucket(r.at), r.camera_id, r.line_id)
+        add(key, "door_out")
+        if r.visit_id is not None and category.get(r.visit_id) == _CUSTOMER:
+            add(key, "exits")
 
     for batch_id, started_at in conn.execute(
         sa.select(bt.batch_id, bt.started_at).where(
@@ -451,9 +474,10 @@ def refresh_instants(
 def visit_instants(
     conn: sa.Connection, site_id: str, visit_ids: Sequence[str], batch_ids: Iterable[str] = ()
 ) -> tuple[list[datetime], set[str]]:
-    """The times at which the stored visits ``visit_ids`` count in the rollups (first entries, entries)
-    and the start times of their batches and of ``batch_ids``; also every batch id involved."""
-    v, e = t.visits.c, t.entries.c
+    """The times at which the stored visits ``visit_ids`` count in the rollups (first entries, entries,
+    linked exits) and the start times of their batches and of ``batch_ids``; also every batch id
+    involved."""
+    v, e, x = t.visits.c, t.entries.c, t.exits.c
     instants: list[datetime] = []
     batches = set(batch_ids)
     for i in range(0, len(visit_ids), _CHUNK):
@@ -466,6 +490,9 @@ def visit_instants(
                 batches.add(batch_id)
         instants.extend(
             conn.execute(sa.select(e.at).where(e.site_id == site_id, _in(conn, e.visit_id, chunk))).scalars()
+        )
+        instants.extend(
+            conn.execute(sa.select(x.at).where(x.site_id == site_id, _in(conn, x.visit_id, chunk))).scalars()
         )
     instants.extend(batch_starts(conn, site_id, batches))
     return instants, batches

@@ -42,7 +42,9 @@ class SummaryRow:
     * ``batches`` 批次: arrival groups (people entering together) with at least one customer that
       started in the bucket; a customer arriving alone is a batch of one (docs/visitors.md);
     * ``new`` 新客 / ``returning`` 回头客: customer visits (as in ``deduplicated``) not returning /
-      returning; ``new + returning == deduplicated``.
+      returning; ``new + returning == deduplicated``;
+    * ``exits`` 离店: exits ('out' crossings of door lines) of customer visits in the bucket, the
+      counterpart of ``total`` (docs/metrics.md, "Exits and pass-by").
     """
 
     bucket: datetime  # local start, aware, in the site's time zone
@@ -54,6 +56,7 @@ class SummaryRow:
     batches: int = 0
     new: int = 0
     returning: int = 0
+    exits: int = 0
 
 
 def _period_starts(day: datetime, by: By, tz: ZoneInfo) -> list[datetime]:

@@ -45,8 +45,8 @@ class TrafficCounts:
     """Counted traffic of one day or period (see docs/visitors.md for the semantics).
 
     ``customers`` 去重客流 (customer visits), ``entries`` 总进店人次, ``batches`` 批次, ``new`` 新客 /
-    ``returning`` 回头客 (``None`` when the site keeps no visitor memory), ``staff`` 员工 and
-    ``invalid`` 无效客流 (excluded visits, e.g. couriers).
+    ``returning`` 回头客 (``None`` when the site keeps no visitor memory), ``staff`` 员工,
+    ``invalid`` 无效客流 (excluded visits, e.g. couriers) and ``exits`` 离店人次 (customers' exits).
     """
 
     customers: int
@@ -56,9 +56,10 @@ class TrafficCounts:
     invalid: int = 0
     new: int | None = None
     returning: int | None = None
+    exits: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("customers", "entries", "batches", "staff", "invalid", "new", "returning"):
+        for name in ("customers", "entries", "batches", "staff", "invalid", "new", "returning", "exits"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
@@ -79,6 +80,7 @@ class TrafficCounts:
             invalid=self.invalid + other.invalid,
             new=both(self.new, other.new),
             returning=both(self.returning, other.returning),
+            exits=self.exits + other.exits,
         )
 
 
@@ -87,11 +89,13 @@ ZERO = TrafficCounts(customers=0, entries=0, batches=0, new=0, returning=0)
 
 @dataclass(frozen=True)
 class EntranceCounts:
-    """Entries through one entrance (入口) in the period, and in the previous period when known."""
+    """Entries through one entrance (入口) in the period, and in the previous period when known; and
+    the customers' exits (离店) through it in the period."""
 
     name: str
     entries: int
     previous_entries: int | None = None
+    exits: int = 0
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,7 @@ def _entrance_blocks(data: ReportInput) -> list[Block]:
         Column("entrance", label("col.entrance")),
         Column("entries", label("col.entries"), ColumnKind.INT),
         Column("share", label("col.share"), ColumnKind.PERCENT),
+        Column("exits", label("col.exits"), ColumnKind.INT),
         Column("previous_entries", label("previous"), ColumnKind.INT),
         Column("change", label("col.change"), ColumnKind.PERCENT),
     )
@@ -334,7 +339,7 @@ def _entrance_blocks(data: ReportInput) -> list[Block]:
             if e.previous_entries
             else None
         )
-        rows.append((e.name, e.entries, share, e.previous_entries, change))
+        rows.append((e.name, e.entries, share, e.exits, e.previous_entries, change))
     previous = [e.previous_entries for e in ranked]
     prev_total = sum(v for v in previous if v is not None) if previous and None not in previous else None
     table = Table(
@@ -342,7 +347,7 @@ def _entrance_blocks(data: ReportInput) -> list[Block]:
         label("table.entrances"),
         columns,
         tuple(rows),
-        total=(None, total, 100.0 if total else None, prev_total, None),
+        total=(None, total, 100.0 if total else None, sum(e.exits for e in ranked), prev_total, None),
     )
     return [chart, table]
 
@@ -350,6 +355,7 @@ def _entrance_blocks(data: ReportInput) -> list[Block]:
 _COUNT_COLUMNS = (
     Column("customers", label("col.customers"), ColumnKind.INT),
     Column("entries", label("col.entries"), ColumnKind.INT),
+    Column("exits", label("col.exits"), ColumnKind.INT),
     Column("batches", label("col.batches"), ColumnKind.INT),
     Column("new", label("col.new"), ColumnKind.INT),
     Column("returning", label("col.returning"), ColumnKind.INT),
@@ -359,7 +365,7 @@ _COUNT_COLUMNS = (
 
 
 def _counts(c: TrafficCounts) -> tuple[int | None, ...]:
-    return (c.customers, c.entries, c.batches, c.new, c.returning, c.staff, c.invalid)
+    return (c.customers, c.entries, c.exits, c.batches, c.new, c.returning, c.staff, c.invalid)
 
 
 def _detail_blocks(data: ReportInput) -> list[Block]:
@@ -419,7 +425,15 @@ def build_report_from_input(data: ReportInput, generated_at: datetime) -> Report
     if data.entrances:
         sections.append(Section("entrances", label("sec.entrances"), tuple(_entrance_blocks(data))))
     sections.append(Section("detail", label("sec.detail"), tuple(_detail_blocks(data))))
-    notes = ("def.customers", "def.entries", "def.batches", "def.new_returning", "def.excluded", "def.change")
+    notes = (
+        "def.customers",
+        "def.entries",
+        "def.exits",
+        "def.batches",
+        "def.new_returning",
+        "def.excluded",
+        "def.change",
+    )
     definitions = [Note(label(k)) for k in notes]
     if data.compared_until is not None:
         until, previous = (f"{t.astimezone(p.zone):%Y-%m-%d %H:%M}" for t in data.compared_until)

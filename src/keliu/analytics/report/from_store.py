@@ -40,6 +40,7 @@ def _counts(t: Traffic) -> TrafficCounts:
         invalid=round(t.invalid),
         new=round(t.new_visits),
         returning=round(t.returning_visits),
+        exits=round(t.exits),
     )
 
 
@@ -80,7 +81,9 @@ def report_input(store: Store, site_id: str, period: Period, now: datetime | Non
         previous_heat = queries.entrance_heat(store, site_id, prev.first_day, prev.last_day, top=None)
     before = {e.key: round(e.entries) for e in previous_heat.entrances}
     heat = queries.entrance_heat(store, site_id, period.first_day, period.last_day, top=None)
-    entrances = [EntranceCounts(e.name, round(e.entries), before.get(e.key, 0)) for e in heat.entrances]
+    entrances = [
+        EntranceCounts(e.name, round(e.entries), before.get(e.key, 0), round(e.exits)) for e in heat.entrances
+    ]
     previous_hourly = None
     if period.kind is PeriodKind.DAY:
         previous_hourly = _hourly(store, site_id, prev).get(prev.first_day, [0] * HOURS)

@@ -78,6 +78,7 @@ ZH: dict[str, str] = {
     "col.entrance": "入口",
     "col.customers": "客流量（去重）",
     "col.entries": "进店人次",
+    "col.exits": "离店人次",
     "col.batches": "批次",
     "col.new": "新客",
     "col.returning": "回头客",
@@ -88,6 +89,8 @@ ZH: dict[str, str] = {
     # definitions
     "def.customers": "客流量（去重）：统计周期内到店的顾客人数，同一人在去重窗口内多次进出只计一次。",
     "def.entries": "总进店人次：顾客每一次进店都计数。",
+    "def.exits": "离店人次：顾客每一次离店都计数（营业时间后离店也计）；"
+    "员工和无法对应到访客的离店只计入各入口的出门人次，不计入此数。",
     "def.batches": "批次：一同到店的一组顾客记为一批，单人到店也计一批。",
     "def.new_returning": "新客/回头客：在门店设定的记忆期内未见过/见过的顾客。",
     "def.excluded": "员工与无效客流（如快递、外卖）已从客流量中排除，单独列出。",
@@ -160,6 +163,7 @@ EN: dict[str, str] = {
     "col.entrance": "Entrance",
     "col.customers": "Customers (de-dup.)",
     "col.entries": "Entries",
+    "col.exits": "Exits",
     "col.batches": "Batches",
     "col.new": "New",
     "col.returning": "Returning",
@@ -170,6 +174,8 @@ EN: dict[str, str] = {
     "def.customers": "Customers (de-duplicated): persons who visited in the period; repeated entries "
     "within the de-duplication window count once.",
     "def.entries": "Total entries: every entry of a customer counts.",
+    "def.exits": "Exits: every exit of a customer counts (also after closing time); exits of staff and "
+    "exits no visitor could be matched to count only in each door's crossings, not here.",
     "def.batches": "Batches: customers arriving together count as one batch; a single customer "
     "is a batch too.",
     "def.new_returning": "New / returning: customers not seen / seen before within the site's memory period.",
