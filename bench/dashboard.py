@@ -56,7 +56,7 @@ def _time_ms(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> tuple[float
 
 def _ingest_day_s(store: Any, site: Any, day: date, seed: int) -> tuple[float, int]:
     """Save one day of the site through the store's normal methods (rollups refreshed by them)."""
-    from keliu.analytics.simulate import simulate_day
+    from keliu.demo.simulate import simulate_day
     from keliu.store.reference import PassbyCount, ZoneStay
 
     sim = simulate_day(site, day, seed)
@@ -72,8 +72,8 @@ def _ingest_day_s(store: Any, site: Any, day: date, seed: int) -> tuple[float, i
 
 def _run_engine(engine: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     from keliu.analytics.queries import home_dashboard
-    from keliu.analytics.simulate_load import seed_demo
-    from keliu.analytics.simulate_sites import chain_profiles
+    from keliu.demo.load import seed_demo
+    from keliu.demo.sites import chain_profiles
     from keliu.store import open_store
 
     store = open_store(url, key=KEY)

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from keliu.analytics.simulate import simulate_site
-from keliu.analytics.simulate_load import load_site, seed_demo
-from keliu.analytics.simulate_sites import site_profile
 from keliu.cli.demo import app as demo_app
+from keliu.demo.load import load_site, seed_demo
+from keliu.demo.simulate import simulate_site
+from keliu.demo.sites import site_profile
 from keliu.errors import InputError
 from keliu.store import Store, open_store
 from keliu.store import schema as t

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from keliu.analytics.queries import trend
-from keliu.analytics.simulate_load import seed_demo
-from keliu.analytics.simulate_sites import chain_profiles
 from keliu.cli import app
+from keliu.demo.load import seed_demo
+from keliu.demo.sites import chain_profiles
 from keliu.domain.visits import Entry, PersonCategory, Visit
 from keliu.errors import ConfigError, InputError
 from keliu.store import Store, open_store

@@ -18,6 +18,8 @@ ALLOWED = {
     "store": ("keliu.domain", "keliu.store", "keliu.errors", "keliu.paths"),
     "resolve": ("keliu.domain", "keliu.resolve"),
     "analytics": ("keliu.domain", "keliu.analytics", "keliu.store", "keliu.errors", "keliu.paths"),
+    # the simulated demo chain and its loader (keliu demo seed, make run, benchmarks)
+    "demo": ("keliu.domain", "keliu.analytics", "keliu.store", "keliu.errors", "keliu.paths", "keliu.demo"),
     # cameras, event bus, supervisor, resolution workers: never the CLI, the service or processing
     "runtime": (
         "keliu.domain",

@@ -1,4 +1,4 @@
-"""The demo-data simulator (keliu.analytics.simulate): deterministic, and shaped like real traffic."""
+"""The demo-data simulator (keliu.demo.simulate): deterministic, and shaped like real traffic."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from keliu.analytics.calendar import day_info
-from keliu.analytics.simulate import COURIER_REASONS, OUTSIDE_HOURS, day_factor, simulate_day, simulate_site
-from keliu.analytics.simulate_sites import chain_profiles, site_profile, weather_day
+from keliu.demo.simulate import COURIER_REASONS, OUTSIDE_HOURS, day_factor, simulate_day, simulate_site
+from keliu.demo.sites import chain_profiles, site_profile, weather_day
 from keliu.domain.visits import PersonCategory, Visit
 from keliu.store.reference import WeatherDay
 

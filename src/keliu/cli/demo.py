@@ -1,7 +1,7 @@
 """`keliu demo seed` and `keliu demo live`: a simulated chain's visits (演示数据) in a store, and live
 counting on a video in the terminal.
 
-``seed`` parses and checks its options, then calls ``keliu.analytics.simulate_load.seed_demo``; it
+``seed`` parses and checks its options, then calls ``keliu.demo.load.seed_demo``; it
 must not generate or write anything itself. ``live`` runs one camera under the runtime's supervisor
 (``keliu.runtime``) and shows its events in the terminal view (``keliu.live_view``, a bus
 subscriber); it writes nothing.
@@ -54,7 +54,7 @@ def demo_seed(
     """Seed a store with simulated visits of a demo chain; re-seeding replaces those sites' days."""
     import time
 
-    from keliu.analytics.simulate_load import MAX_DAYS, MAX_SITES, SiteLoad, seed_demo
+    from keliu.demo.load import MAX_DAYS, MAX_SITES, SiteLoad, seed_demo
     from keliu.store import open_store
     from keliu.store.engine import safe_url
 

@@ -10,7 +10,7 @@ Daily traffic follows the site's type and size, the weekday, Chinese holidays an
 A site-day is a pure function of ``(seed, site, date)``: generating a range or a single day gives the
 same visits for that day. Generation is vectorised (numpy) and columnar (:class:`SimulatedVisits`);
 ``to_visits()`` gives domain :class:`~keliu.domain.visits.Visit` objects for the normal store path.
-``keliu.analytics.simulate_load`` writes it into a store. The model and its parameters are described
+``keliu.demo.load`` writes it into a store. The model and its parameters are described
 in docs/demo-data.md.
 
 Must not: read the wall clock, touch storage, video or signatures; every number comes from the seed.
@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from keliu.analytics.calendar import DayInfo, day_info
-from keliu.analytics.simulate_columns import SimulatedVisits, concat_visits
-from keliu.analytics.simulate_sites import DemoSite, StoreType, weather_day
+from keliu.demo.columns import SimulatedVisits, concat_visits
+from keliu.demo.sites import DemoSite, StoreType, weather_day
 from keliu.domain.visits import COLOUR_NAMES
 from keliu.store.reference import WeatherDay
 

@@ -4,7 +4,7 @@
 entries, zone stays and pass-by counts; ``to_visits()`` and ``zone_stays()`` turn them into the
 domain objects the normal store path takes, so both paths can be compared row for row.
 
-Must not: generate anything (``keliu.analytics.simulate`` does) or touch storage.
+Must not: generate anything (``keliu.demo.simulate`` does) or touch storage.
 """
 
 from __future__ import annotations

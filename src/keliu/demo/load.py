@@ -1,6 +1,6 @@
 """Loading demo data (演示数据) into a store: the normal path and the bulk loader.
 
-``seed_demo`` writes a simulated chain (``keliu.analytics.simulate``) into a :class:`keliu.store.Store`:
+``seed_demo`` writes a simulated chain (``keliu.demo.simulate``) into a :class:`keliu.store.Store`:
 sites, cameras and door lines, reference data (entrances and groups, areas with floors and 业态,
 business hours, site profiles, targets, manual counts, weather), visits with entries, exits (离店: one
 per visit whose exit was seen, at its last exit through the door of its last entry), batches, zone
@@ -35,9 +35,9 @@ import numpy.typing as npt
 import sqlalchemy as sa
 
 from keliu.analytics.rollups import refresh_rollups
-from keliu.analytics.simulate import simulate_site
-from keliu.analytics.simulate_columns import CATEGORY_CODES, SimulatedVisits, utc_from_us
-from keliu.analytics.simulate_sites import DemoSite, chain_profiles, weather_day
+from keliu.demo.columns import CATEGORY_CODES, SimulatedVisits, utc_from_us
+from keliu.demo.simulate import simulate_site
+from keliu.demo.sites import DemoSite, chain_profiles, weather_day
 from keliu.domain.crossings import Exit
 from keliu.domain.visits import COLOUR_NAMES
 from keliu.errors import InputError
