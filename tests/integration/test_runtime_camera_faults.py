@@ -1,7 +1,8 @@
 """Camera faults end to end: two live RTSP cameras (tests/support/rtsp_server.py serving the real
 PETS09-S2L1 recording) under one supervisor, with the site's resolution worker writing a real store
 (SQLite and PostgreSQL). Camera a's server is killed and started again: a goes offline, the outage is
-stored, a counts again within 10 s of the stream's return, and camera b counts throughout.
+stored, a counts again within 10 s of the stream's return, and camera b counts throughout. Also:
+``keliu process`` on a live stream until SIGTERM, and the live cap on analysed frames per second.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.integration.test_stream_reconnect import (
     free_port,
 )
 
-from keliu.config import SiteConfig
+from keliu.config import CameraConfig, SiteConfig
 from keliu.processing import register_site
 from keliu.runtime.bus import EventBus
 from keliu.runtime.events import CameraOutage, CameraStatus, CrossingCounted, SightingSeen
@@ -208,3 +209,35 @@ def test_keliu_process_counts_a_live_stream_until_sigterm(
         assert f"{len(stored)} sightings" in site_line
         # the people in view at SIGTERM: their tracks were ended and committed at the stop
         assert max(s.last_seen for s in stored) > stopped - timedelta(seconds=2)
+
+
+def test_the_live_cap_bounds_the_analysis_rate(tmp_path: Path, nanodet_model: Path) -> None:
+    """A 25 fps stream with analysis_fps 10 delivers every 2nd frame (12.5/s); a cap of 5 analysed
+    frames per second holds whatever arrives, and the frames over it are counted as skipped."""
+    if not SYSTEM_PYTHON.is_file():
+        pytest.fail(
+            f"{SYSTEM_PYTHON} not found: the RTSP test server needs the system python; {INSTALL_HINT}"
+        )
+    argv = [str(SYSTEM_PYTHON), str(SUPPORT / "rtsp_server.py"), "--port", str(free_port()), "--fps", "25"]
+    server = ServerProcess(argv, tmp_path / "server.log", INSTALL_HINT)
+    bus = EventBus()
+    supervisor = Supervisor(bus)
+    try:
+        url = server.start()
+        capped = CameraConfig(id="capped", source=url, analysis_fps=10, live_max_fps=5)
+        supervisor.add_camera("plaza", capped)
+        deadline = time.monotonic() + 60
+        while supervisor.camera("plaza", "capped").frames < 5:
+            assert time.monotonic() < deadline, "no frames from the stream"
+            time.sleep(0.1)
+        start = supervisor.camera("plaza", "capped")
+        time.sleep(8.0)
+        end = supervisor.camera("plaza", "capped")
+    finally:
+        supervisor.stop()
+        bus.close()
+        server.kill()
+    analysed_per_s = (end.frames - start.frames) / 8.0
+    skipped_per_s = (end.skipped_frames - start.skipped_frames) / 8.0
+    assert 4.0 <= analysed_per_s <= 5.5, analysed_per_s
+    assert 6.0 <= skipped_per_s <= 9.0, skipped_per_s
