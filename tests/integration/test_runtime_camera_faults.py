@@ -114,6 +114,8 @@ def test_a_stream_that_stops_and_returns(
             finally:
                 cameras = {c.camera_id: c for c in supervisor.stop()}
                 report = worker.stop()
+                bus.close()
+                recorder.drained()
             assert worker.errors == 0, worker.last_error
 
             a, b = cameras["a"], cameras["b"]

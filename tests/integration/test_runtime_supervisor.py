@@ -47,6 +47,11 @@ class Recorder:
             with self._lock:
                 self.events.append((time.monotonic(), event))
 
+    def drained(self) -> None:
+        """Wait until every event of the (closed) subscription is recorded."""
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the subscription was not closed"
+
     def of(self, camera_id: str, kind: type[Event] = Event, since: float = 0.0) -> list[Any]:
         with self._lock:
             return [
@@ -130,6 +135,7 @@ def test_a_crashing_camera_is_restarted_and_the_other_keeps_counting(videos: dic
     finally:
         supervisor.stop()
         bus.close()
+        recorder.drained()
 
     assert len(crashes) >= 2
     assert crashy.errors == crashy.restarts == len(crashes)
@@ -213,4 +219,5 @@ def test_cameras_are_added_changed_and_removed_while_the_others_run(videos: dict
     finally:
         supervisor.stop()
         bus.close()
+        recorder.drained()
     assert recorder.of("a", CameraStatus)[-1].state == "stopped"
