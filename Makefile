@@ -1,5 +1,5 @@
 # keliu — one Makefile; CI (.ci/run) calls `make test`.
-# `make run`  : set up everything (virtualenv, dependencies, models) and count people on a demo video live.
+# `make run`  : set up everything (virtualenv, dependencies, models) and start the service with a demo organisation.
 # `make test` : set up everything (with test extras) and run lint, type checks and the whole test suite.
 
 PYTHON ?= python3
@@ -9,10 +9,11 @@ DEMO_VIDEO := /usr/share/doc/opencv-doc/examples/data/vtest.avi
 VIDEO ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-debs venv venv-test models demo-video lint unit bench bench-visitors bench-dashboard bench-forecast clean help
+.PHONY: run live test test-debs venv venv-test models demo-video lint unit bench bench-visitors bench-dashboard bench-forecast clean help
 
 help:
-	@echo "make run [VIDEO=path]  set up and count people on a video live in the terminal"
+	@echo "make run [VIDEO=path]  set up and start the service (API on :8080) with a demo organisation and a live camera"
+	@echo "make live [VIDEO=path] set up and count people on a video live in the terminal"
 	@echo "make test              set up and run the whole test suite (what CI runs)"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             accuracy and speed benchmarks on ../shared/data (see docs/benchmarks.md)"
@@ -49,7 +50,11 @@ demo-video:
 	  fi; \
 	fi
 
+# the service with a demo organisation (docs/api.md); `make live` is the terminal live view
 run: venv models demo-video
+	$(BIN)/keliu serve --demo $(if $(VIDEO),--demo-video "$(VIDEO)",--demo-video "$(DEMO_VIDEO)")
+
+live: venv models demo-video
 	$(BIN)/keliu demo live "$(if $(VIDEO),$(VIDEO),$(DEMO_VIDEO))"
 
 lint: venv-test

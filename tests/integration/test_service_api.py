@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from keliu.service.app import create_app
 from keliu.service.auth import hash_password
@@ -137,8 +138,8 @@ def test_roles(api: tuple[TestClient, Store]) -> None:
                 "sites": ["zz"],
             },
         ),
-        400,
-        "invalid_input",
+        404,
+        "not_found",
     )
 
 
@@ -169,5 +170,150 @@ def test_a_user_of_site_a_gets_nothing_of_site_b_on_any_route(api: tuple[TestCli
                 f"{user} {method.upper()} {url}: {response.status_code}"
             )
             assert "shop-b" not in response.text.replace(url, "") or response.status_code == 404
+            if path.endswith("/live"):
+                continue  # site A's own stream is endless: the stream tests cover it
             own = client.request(method.upper(), url.replace("shop-b", "shop-a"), json={})
             assert own.status_code != 404 or "unknown site" not in own.text, f"{method} {url} for site A"
+        stream_b = "/api/v1/sites/shop-b/live/ws"
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect(stream_b) as ws:
+            ws.receive_text()  # the WebSocket stream of site B is refused too
+
+
+def test_reception_desk_classifies_batches_and_the_brief_counts_them(
+    api: tuple[TestClient, Store],
+) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from keliu.demo.load import seed_demo
+
+    client, store = api
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    seed_demo(store, 1, 1, today, seed=3)
+    store.update_user(store.user_by_name("staff-a").id, sites=["shop-a", "demo-001"])  # type: ignore[union-attr]
+    login(client, "staff-a")
+    day = (today - timedelta(days=0)).isoformat()
+    listed = client.get(f"/api/v1/sites/demo-001/arrivals?day={day}")
+    assert listed.status_code == 200, listed.text
+    arrivals = listed.json()["items"]
+    assert arrivals and all(a["size"] >= 1 and len(a["upper_colours"]) == a["size"] for a in arrivals)
+    before = client.get(f"/api/v1/sites/demo-001/reception/brief?day={day}").json()
+    total = listed.json()["total"]
+    assert before["arrivals"] == total and before["unclassified"] == total
+    first, second = arrivals[0]["batch_id"], arrivals[1]["batch_id"]
+    for batch, category in ((first, "order"), (second, "browsing")):
+        put = client.put(
+            f"/api/v1/sites/demo-001/arrivals/{batch}/reception",
+            json={"category": category, "advisor": "王敏"},
+        )
+        assert put.status_code == 200 and put.json()["updated_by"] == "staff-a", put.text
+    after = client.get(f"/api/v1/sites/demo-001/reception/brief?day={day}").json()
+    assert (after["order"], after["browsing"], after["unclassified"]) == (1, 1, total - 2)
+    shown = client.get(f"/api/v1/sites/demo-001/arrivals?day={day}").json()["items"]
+    assert {a["batch_id"]: (a["reception"] or {}).get("category") for a in shown}[first] == "order"
+    assert_error(
+        client.put("/api/v1/sites/demo-001/arrivals/no-such-batch/reception", json={"category": "order"}),
+        404,
+        "not_found",
+    )
+    assert_error(
+        client.put(f"/api/v1/sites/demo-001/arrivals/{first}/reception", json={"category": "vip"}),
+        422,
+        "invalid_request",
+    )
+    assert_error(client.get("/api/v1/sites/demo-001/staff-suggestions"), 403, "forbidden")
+
+
+def test_a_confirmed_staff_suggestion_enrols_the_person(api: tuple[TestClient, Store]) -> None:
+    import numpy as np
+
+    from keliu.domain.visits import Signature
+    from keliu.resolve import StaffSuggestion
+
+    client, store = api
+    vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    signature = Signature(embedding=vector, colour=vector)
+    suggestion = StaffSuggestion(
+        person_key="p7",
+        day=date(2026, 3, 7),
+        present_s=30000.0,
+        business_hours_s=43200.0,
+        share=0.69,
+        staff_zones=(),
+        reasons=("present 69% of business hours",),
+        visit_ids=("v1", "v2"),
+        signature=signature,
+    )
+    assert store.save_staff_suggestions("shop-a", [suggestion]) == 1
+    assert store.save_staff_suggestions("shop-a", [suggestion]) == 0
+    login(client, "mgr-a")
+    pending = client.get("/api/v1/sites/shop-a/staff-suggestions").json()["items"]
+    assert [(p["person_key"], p["can_confirm"]) for p in pending] == [("p7", True)]
+    done = client.post("/api/v1/sites/shop-a/staff-suggestions/p7/2026-03-07/confirm", json={"name": "李娜"})
+    assert done.status_code == 200, done.text
+    (member,) = store.staff("shop-a")
+    assert member.name == "李娜" and np.allclose(member.signatures[0].embedding, vector)
+    assert client.get("/api/v1/sites/shop-a/staff-suggestions").json()["items"] == []
+    assert_error(client.post("/api/v1/sites/shop-a/staff-suggestions/p7/2026-03-07/dismiss"), 409, "conflict")
+
+
+def test_csv_import_through_the_api_reads_gbk_and_names_the_bad_line(api: tuple[TestClient, Store]) -> None:
+    client, _ = api
+    login(client, "mgr-a")
+    good = "day,temp_low,temp_high,condition\n2026-03-07,3,11,晴\n".encode("gb18030")
+    done = client.post("/api/v1/sites/shop-a/imports/weather", files={"file": ("天气.csv", good, "text/csv")})
+    assert done.status_code == 200, done.text
+    assert done.json() == {"kind": "weather", "records": 1, "encoding": "GB18030/GBK"}
+    bad = b"day,temp_low,temp_high,condition\n2026-03-08,12,4,rain\n"
+    refused = client.post("/api/v1/sites/shop-a/imports/weather", files={"file": ("w.csv", bad, "text/csv")})
+    assert_error(refused, 400, "invalid_argument")
+    assert "w.csv:2" in refused.json()["error"]["message"]
+    login(client, "staff-a")
+    assert_error(
+        client.post("/api/v1/sites/shop-a/imports/weather", files={"file": ("w.csv", good, "text/csv")}),
+        403,
+        "forbidden",
+    )
+
+
+def test_every_catalogue_metric_is_reachable_for_a_site(api: tuple[TestClient, Store]) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from keliu.demo.load import seed_demo
+
+    client, store = api
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    seed_demo(store, 1, 14, today, seed=4)
+    login(client, "admin")
+    catalogue = client.get("/api/v1/metrics").json()
+    assert len(catalogue) >= 20 and {"zh", "en", "params"} <= set(catalogue[0])
+    first, last = (today - timedelta(days=13)).isoformat(), today.isoformat()
+    answered = 0
+    for metric in catalogue:
+        params = {k: v for k, v in {"from": first, "to": last}.items() if k in metric["params"]}
+        url = (
+            f"/api/v1/metrics/{metric['name']}"
+            if metric["site"] == "none"
+            else f"/api/v1/sites/demo-001/metrics/{metric['name']}"
+        )
+        response = client.get(url, params=params)
+        assert response.status_code in (200, 400), f"{url}: {response.text}"
+        if response.status_code == 200:
+            answered += 1
+            assert response.json()["metric"] == metric["name"]
+        else:  # a metric that needs more parameters says which
+            assert response.json()["error"]["code"] == "invalid_argument", response.text
+    assert answered >= len(catalogue) * 2 // 3
+    trend = client.get("/api/v1/sites/demo-001/metrics/trend", params={"from": first, "to": last})
+    assert trend.status_code == 200 and trend.json()["params"]["from"] == first
+    assert_error(
+        client.get("/api/v1/sites/demo-001/metrics/trend", params={"from": "1900-01-01", "to": last}),
+        400,
+        "invalid_argument",
+    )
+    assert_error(
+        client.get("/api/v1/sites/demo-001/metrics/trend", params={"zone": "x"}), 400, "invalid_argument"
+    )
+    login(client, "mgr-a")
+    assert_error(client.get("/api/v1/metrics/trend"), 403, "forbidden")

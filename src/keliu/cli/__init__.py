@@ -15,6 +15,7 @@ errors to exit codes in :func:`main`:
     staff       keliu staff enrol|list|remove          exclusion   keliu exclusion add|list|remove
     demo        keliu demo seed|live                   imports     keliu import weather|manual-counts|…
     rollups     keliu rollups rebuild|refresh          camera      keliu camera snapshot
+    serve       keliu serve (the service, docs/api.md)
 
 Shared pieces: ``options`` (option types and the one validator of dates, ranges and counts),
 ``video`` (the one-camera loop of count, track and demo live), ``render`` (analytics tables).
@@ -43,6 +44,7 @@ from keliu.cli import (
     process,
     report,
     rollups,
+    serve,
     staff,
 )
 from keliu.errors import KeliuError
@@ -57,7 +59,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for _commands in (forecast.app, analytics.app, count.app, process.app, report.app, embed.app):
+for _commands in (serve.app, forecast.app, analytics.app, count.app, process.app, report.app, embed.app):
     app.add_typer(_commands)  # top-level commands (no group name)
 app.add_typer(config.app, name="config")
 app.add_typer(models.app, name="models")

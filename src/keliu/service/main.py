@@ -12,13 +12,16 @@ import logging
 import secrets
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
+from keliu.config import SiteConfig
+from keliu.errors import ConfigError
 from keliu.service.auth import hash_password
 from keliu.service.settings import ServiceSettings
-from keliu.store import Store, open_store
+from keliu.store import Entrance, Store, open_store
 from keliu.store.crypto import load_signature_key
 
-__all__ = ["bootstrap", "serve"]
+__all__ = ["bootstrap", "seed_demo_organisation", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,56 @@ def bootstrap(store: Store, settings: ServiceSettings, say: Callable[[str], None
         )
 
 
+def seed_demo_organisation(store: Store, say: Callable[[str], None]) -> None:
+    """`make run`: a store with no sites gets a simulated chain of 4 stores with 60 days of history
+    up to today (docs/demo-data.md); a store with sites is left as it is."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from keliu.demo.load import seed_demo
+
+    if store.sites():
+        return
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    say("demo: seeding 4 stores with 60 days of simulated history (about half a minute, once)")
+    report = seed_demo(store, 4, 60, today, seed=2026)
+    say(f"demo: {len(report.sites)} stores, {report.visits} visits")
+
+
+DEMO_LINE = {"id": "demo-door", "a": (0.5, 0.05), "b": (0.5, 0.95), "inside": (0.75, 0.5)}
+
+
+def demo_camera_site(store: Store, video: Path) -> SiteConfig:
+    """The first store of the demo chain with one camera, ``demo-door``, on ``video``: the camera and
+    its door line are added to the store (the store's seeded settings are kept), so its arrivals land
+    in that store's figures, reception and live stream."""
+    if not Path(video).is_file():
+        raise ConfigError(f"demo video {video}: no such file (install Debian's opencv-doc or give VIDEO=)")
+    record = store.sites()[0]
+    site = SiteConfig.model_validate(
+        {
+            "site": {"id": record.site_id, "name": record.name, "timezone": record.timezone},
+            "cameras": [
+                {"id": "demo-door", "name": "演示门口 Demo door", "source": str(video), "lines": [DEMO_LINE]}
+            ],
+        }
+    )
+    camera = site.cameras[0]
+    store.upsert_camera(record.site_id, camera.id, camera.name)
+    for line in camera.lines:
+        store.upsert_line(record.site_id, camera.id, line.id, line.a, line.b, line.to_line().inside)
+    known = {(e.camera_id, e.line_id) for e in store.entrances(record.site_id)}
+    if (camera.id, "demo-door") not in known:
+        store.set_entrances(
+            record.site_id,
+            [
+                *store.entrances(record.site_id),
+                Entrance(camera.id, "demo-door", "演示门 Demo door", None, False),
+            ],
+        )
+    return site
+
+
 def serve(settings: ServiceSettings, *, say: Callable[[str], None] | None = None) -> None:
     """Open the store, set up a new installation, and serve until Ctrl-C or SIGTERM."""
     import uvicorn
@@ -61,10 +114,28 @@ def serve(settings: ServiceSettings, *, say: Callable[[str], None] | None = None
         print(text, file=sys.stderr, flush=True)
 
     say = say or _say
+    from keliu.config import load_site_config
+    from keliu.processing import register_site
+    from keliu.service.runtime import ServiceRuntime
+    from keliu.wiring import build_signature_extractor
+
     store = open_store(settings.database_url)
     try:
         bootstrap(store, settings, say)
-        app = create_app(settings, store)
+        sites = [load_site_config(path, check_sources=True) for path in settings.sites_config]
+        if settings.demo:
+            seed_demo_organisation(store, say)
+        live = bool(sites) or settings.demo_video is not None
+        runtime = ServiceRuntime(store, extractor=build_signature_extractor() if live else None)
+        for site in sites:
+            register_site(store, site)
+            runtime.add_site(site)
+            say(f"site {site.site.id}: {len(site.cameras)} live camera(s)")
+        if settings.demo_video is not None:
+            demo = demo_camera_site(store, settings.demo_video)
+            runtime.add_site(demo, replay=True)
+            say(f"demo: {settings.demo_video} plays in a loop as camera 'demo-door' of {demo.site.id}")
+        app = create_app(settings, store, runtime)
         say(
             f"keliu serving on http://{settings.host}:{settings.port}  (API: /api/v1, OpenAPI: /openapi.json)"
         )

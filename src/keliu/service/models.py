@@ -4,17 +4,28 @@ their router module."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field
 
 from keliu.store.accounts import ApiToken, Role, User
 
-__all__ = ["ApiTokenOut", "Page", "UserOut", "page_params", "user_out"]
+__all__ = ["ApiTokenOut", "Body", "IdPath", "Page", "UserOut", "page_params", "user_out"]
 
 T = TypeVar("T")
 
 MAX_PAGE = 500
+
+
+class Body(BaseModel):
+    """Base of every request body: strict types (``"5"`` is not a number, ``0`` not a boolean) and no
+    unknown fields, so a client's mistake is a 422 that names the field, never a silent guess."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="a numeric id")]
 
 
 class Page(BaseModel, Generic[T]):

@@ -33,7 +33,8 @@ class ServiceSettings(BaseSettings):
     login_attempts: int = Field(5, ge=1, le=100)  # failed logins per user and address …
     login_window_s: float = Field(300.0, gt=0)  # … within this window lock that pair out for it
     sites_config: list[Path] = Field(default_factory=list)  # site YAML files whose cameras run live
-    demo: bool = False  # `make run`: seed a demo organisation and loop the demo video
+    demo: bool = False  # `make run`: seed a demo organisation …
+    demo_video: Path | None = None  # … and play this video in a loop as a live camera of its first store
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> ServiceSettings:

@@ -137,7 +137,7 @@ class Accounts:
             known = set(conn.execute(sa.select(t.sites.c.id).where(t.sites.c.id.in_(wanted))).scalars())
             missing = [s for s in wanted if s not in known]
             if missing:
-                raise InputError(f"unknown site(s): {', '.join(missing)}")
+                raise NotFound(f"unknown site(s): {', '.join(missing)}")
         return wanted
 
     def create_user(

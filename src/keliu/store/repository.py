@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from keliu.domain.crossings import Exit, PassbyCrossing
 from keliu.domain.geometry import Line, Point, Zone
 from keliu.domain.visits import (
     COLOUR_NAMES,
@@ -39,9 +40,11 @@ from keliu.errors import ConfigError, InputError, NotFound
 from keliu.store import rollups
 from keliu.store import schema as t
 from keliu.store.accounts import Accounts
+from keliu.store.crossings import CrossingData, PassbyWatch
 from keliu.store.crypto import SignatureCipher
 from keliu.store.engine import in_values, insert_rows, unavailable_as_store_error
 from keliu.store.footage import Footage, FootageLedger
+from keliu.store.reception import ReceptionDesk
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
 from keliu.store.summary import Bucket, SummaryRow, local_buckets
 from keliu.store.types import UTCDateTime
@@ -81,13 +84,15 @@ class SiteRecord:
 
 @dataclass(frozen=True)
 class CameraRecord:
-    """A stored camera with its door lines and zones (frame fractions), in id order."""
+    """A stored camera with its lines and zones (frame fractions), in id order; ``passby_lines``
+    names the pass-by lines among ``lines`` (the others are door lines)."""
 
     site_id: str
     camera_id: str
     name: str | None
     lines: tuple[Line, ...]
     zones: tuple[Zone, ...]
+    passby_lines: tuple[str, ...] = ()  # ids of the lines that are pass-by lines (过店线)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -206,10 +211,11 @@ def _buckets_cte(buckets: Sequence[Bucket]) -> Any:
 # ---------------------------------------------------------------------------------------- the store
 
 
-class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
+class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore, CrossingData, ReceptionDesk):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
     derived from them), remembered signatures, staff enrolments and exclusion classes; analytics
-    reference data and zone stays (:class:`keliu.store.reference.ReferenceData`); and the traffic
+    reference data and zone stays (:class:`keliu.store.reference.ReferenceData`); exits and pass-by
+    crossings (:class:`keliu.store.crossings.CrossingData`); and the traffic
     rollups, kept current by every write that changes what they count (``keliu.store.rollups``).
 
     Build it with :func:`keliu.store.open_store`. Signatures are encrypted with ``cipher`` before they
@@ -332,15 +338,28 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
             )
 
     def upsert_line(
-        self, site_id: str, camera_id: str, line_id: str, a: Point, b: Point, inside: Point
+        self,
+        site_id: str,
+        camera_id: str,
+        line_id: str,
+        a: Point,
+        b: Point,
+        inside: Point,
+        *,
+        kind: Literal["door", "passby"] = "door",
     ) -> None:
-        """Add or move a door line of a camera: end points ``a``, ``b`` and a point on the ``inside``
-        (store side), all as (x, y) fractions of the frame. Invalid geometry is an InputError."""
+        """Add or move a line of a camera: end points ``a``, ``b`` and a point on the ``inside``
+        (store side), all as (x, y) fractions of the frame; ``kind`` "passby" marks a pass-by line
+        (过店线). Invalid geometry is an InputError."""
+        if kind not in ("door", "passby"):
+            raise InputError(f"line kind {kind!r}: use door or passby")
         try:
             line = Line(line_id, _point(a), _point(b), _point(inside))
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        geometry = {"a": list(line.a), "b": list(line.b), "inside": list(line.inside)}
+        geometry: dict[str, Any] = {"a": list(line.a), "b": list(line.b), "inside": list(line.inside)}
+        if kind == "passby":
+            geometry["kind"] = kind
         with self._begin() as conn:
             self._require_camera(conn, site_id, camera_id)
             _upsert(
@@ -389,6 +408,7 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
         with self._connect() as conn:
             self._site(conn, site_id)
             lines: dict[str, list[Line]] = {}
+            passby: dict[str, list[str]] = {}
             for row in conn.execute(
                 sa.select(t.lines).where(t.lines.c.site_id == site_id).order_by(t.lines.c.line_id)
             ):
@@ -396,6 +416,8 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
                 lines.setdefault(row.camera_id, []).append(
                     Line(row.line_id, _point(g["a"]), _point(g["b"]), _point(g["inside"]))
                 )
+                if g.get("kind") == "passby":
+                    passby.setdefault(row.camera_id, []).append(row.line_id)
             zones: dict[str, list[Zone]] = {}
             for row in conn.execute(
                 sa.select(t.zones).where(t.zones.c.site_id == site_id).order_by(t.zones.c.zone_id)
@@ -409,6 +431,7 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
                     name=row.name,
                     lines=tuple(lines.get(row.camera_id, ())),
                     zones=tuple(zones.get(row.camera_id, ())),
+                    passby_lines=tuple(passby.get(row.camera_id, ())),
                 )
                 for row in conn.execute(
                     sa.select(t.cameras).where(t.cameras.c.site_id == site_id).order_by(t.cameras.c.camera_id)
@@ -537,19 +560,24 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
         passby: Iterable[PassbyCount] = (),
         *,
         resolved_footage: Iterable[Footage] = (),
+        exits: Iterable[Exit] = (),
+        passby_crossings: Iterable[PassbyCrossing] = (),
+        passby_watched: Iterable[PassbyWatch] = (),
     ) -> int:
         """Save a site's new or changed visits, the complete zone stays of the visits named in
-        ``zone_stays``, and pass-by counts, in one transaction, and refresh the rollups of every hour
-        any of them touched once (not once per kind, as the separate save methods would). Same
-        semantics as ``save_visits``, ``save_visit_zones`` and ``save_passby``; returns the number of
-        distinct visits saved. ``resolved_footage`` is marked resolved in the same transaction (the
-        footage ledger, ``keliu.store.footage``)."""
+        ``zone_stays``, pass-by counts, exits and pass-by crossings, in one transaction, and refresh
+        the rollups of every hour any of them touched once (not once per kind, as the separate save
+        methods would). Same semantics as ``save_visits``, ``save_visit_zones``, ``save_passby`` and
+        ``save_crossings``; returns the number of distinct visits saved. ``resolved_footage`` is
+        marked resolved in the same transaction (the footage ledger, ``keliu.store.footage``)."""
         latest = {v.visit_id: v for v in visits}
         if any(v.site_id != site_id for v in latest.values()):
             raise InputError(f"ingest for site {site_id!r} got visits of another site")
         stay_rows = zone_stay_rows(site_id, zone_stays)
         with self._begin() as conn:
-            self._ingest_site(conn, site_id, latest, stay_rows, passby)
+            self._ingest_site(
+                conn, site_id, latest, stay_rows, passby, exits, passby_crossings, passby_watched
+            )
             self._mark_resolved(conn, list(resolved_footage))
         return len(latest)
 
@@ -560,8 +588,11 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
         latest: Mapping[str, Visit],
         stay_rows: list[dict[str, Any]],
         passby: Iterable[PassbyCount],
+        exits: Iterable[Exit] = (),
+        passby_crossings: Iterable[PassbyCrossing] = (),
+        passby_watched: Iterable[PassbyWatch] = (),
     ) -> None:
-        """The one write path with rollups for visits, zone stays and pass-by (``ingest``,
+        """The one write path with rollups for visits, zone stays, pass-by and exits (``ingest``,
         ``save_visits``): save them, then refresh every hour they counted in before or count in now."""
         site = self._site(conn, site_id)
         stay_ids = sorted({r["visit_id"] for r in stay_rows})
@@ -576,6 +607,8 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
         if stay_ids:
             self._write_visit_zones(conn, site_id, stay_ids, stay_rows, stored=stored.keys())
         hours = self._write_passby(conn, site_id, passby)
+        hours += self._write_exits(conn, site_id, exits, known_visits=latest.keys())
+        hours += self._write_passby_crossings(conn, site_id, site.timezone, passby_crossings, passby_watched)
         after = [_aware(v.first_entry, "first_entry") for v in latest.values()]
         after += [_aware(e.at, "entry time") for v in latest.values() for e in v.entries]
         batch_ids |= {v.batch_id for v in latest.values() if v.batch_id is not None}
@@ -583,12 +616,13 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
         rollups.refresh_instants(conn, site_id, site.timezone, [*before, *after, *hours])
 
     def delete_visits(self, site_id: str, visit_ids: Iterable[str]) -> int:
-        """Delete visits (with their entries and zone stays), recompute their batches and the rollups
-        of the hours they counted in. Returns how many were deleted."""
+        """Delete visits (with their entries and zone stays; their exits stay, unlinked), recompute
+        their batches and the rollups of the hours they counted in. Returns how many were deleted."""
         ids = sorted(set(visit_ids))
         with self._begin() as conn:
             site = self._site(conn, site_id)
             instants, batch_ids = rollups.visit_instants(conn, site_id, ids)
+            self._unlink_exits(conn, site_id, ids)
             deleted = 0
             for chunk in _chunks(ids):
                 deleted += conn.execute(
@@ -1003,6 +1037,20 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
         for idx, n in started:
             add(idx, "batches", n)
 
+        x = t.exits.c
+        left = conn.execute(
+            sa.select(b.c.idx, sa.func.count())
+            .select_from(
+                b.join(t.exits, sa.and_(x.site_id == site_id, x.at >= b.c.lo, x.at < b.c.hi)).join(
+                    t.visits, sa.and_(v.site_id == x.site_id, v.visit_id == x.visit_id)
+                )
+            )
+            .where(v.category == _CUSTOMER)
+            .group_by(b.c.idx)
+        ).all()
+        for idx, n in left:
+            add(idx, "exits", n)
+
         return [
             SummaryRow(
                 bucket=row.bucket,
@@ -1014,6 +1062,7 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore):
                 batches=c.get("batches", 0),
                 new=c.get("new", 0),
                 returning=c.get("returning", 0),
+                exits=c.get("exits", 0),
             )
             for row, c in zip(rows, counts, strict=True)
         ]

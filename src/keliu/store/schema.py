@@ -28,12 +28,15 @@ __all__ = [
     "entrances",
     "entries",
     "exclusion_classes",
+    "exits",
     "footage",
     "lines",
     "manual_counts",
     "metadata",
     "organisation",
     "passby_counts",
+    "passby_crossings",
+    "receptions",
     "remembered",
     "sessions",
     "setting_sources",
@@ -41,6 +44,7 @@ __all__ = [
     "site_profiles",
     "sites",
     "staff",
+    "staff_suggestions",
     "targets",
     "traffic_daily",
     "traffic_hourly",
@@ -437,12 +441,23 @@ ROLLUP_METRICS: tuple[str, ...] = (
     "ret_4_7",
     "ret_8_15",
     "ret_gt15",
+    # migration 0006 (docs/metrics.md, "Exits and pass-by"):
+    "exits",  # 离店: customer exits ('out' crossings of door lines by customer visits)
+    "door_in",  # every 'in' crossing of a door line: staff and invalid visits too (the door's figure)
+    "door_out",  # every 'out' crossing of a door line: staff, invalid and unlinked exits too
 )
+# metrics added after the rollup tables were created: a server default of 0 fills existing rows
+LATER_METRICS = frozenset({"exits", "door_in", "door_out"})
 
 
 def _metric_columns() -> list[sa.Column[object]]:
     return [
-        sa.Column(name, sa.Float if name == "dwell_sum_s" else sa.Integer, nullable=False)
+        sa.Column(
+            name,
+            sa.Float if name == "dwell_sum_s" else sa.Integer,
+            nullable=False,
+            server_default=sa.text("0") if name in LATER_METRICS else None,
+        )
         for name in ROLLUP_METRICS
     ]
 
@@ -602,4 +617,75 @@ webhook_outbox = sa.Table(
     sa.Index(None, "next_attempt_at"),
     sa.Index(None, "webhook_id", "created_at"),
     sa.Index(None, "delivered_at"),
+)
+
+# --------------------------------------------------------------- exits and pass-by (migration 0006)
+
+# 离店 exits: one row per 'out' crossing of a door line (docs/metrics.md, "Exits and pass-by"); the
+# crossing is named by camera, line, time and the track that made it, so saving it again changes
+# nothing. visit_id: the visit it ends (the visit the resolver put the sighting in, when the exit is at
+# or after its first entry), or NULL when no visit claimed it; no foreign key (a deleted visit leaves
+# its exits unlinked, still counted at their door).
+exits = sa.Table(
+    "exits",
+    metadata,
+    _site_fk(),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("track_id", sa.BigInteger, nullable=False),
+    sa.Column("visit_id", sa.String(ID), nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "camera_id", "line_id", "at", "track_id"),
+    sa.Index(None, "site_id", "at"),
+    sa.Index(None, "site_id", "visit_id"),
+)
+
+# 过店 crossings of pass-by lines (kind: passby in the site config), both directions, one row each;
+# passby_counts of a video-counted line is recounted from these per local hour.
+passby_crossings = sa.Table(
+    "passby_crossings",
+    metadata,
+    _site_fk(),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("line_id", sa.String(ID), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("track_id", sa.BigInteger, nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "camera_id", "line_id", "at", "track_id"),
+    sa.Index(None, "site_id", "at"),
+)
+
+# ------------------------------------------------------------------ reception and staff suggestions
+# 接待: the reception desk's classification of an arrival batch (批次) — 看车 browsing, 订单 order,
+# 售后 after-sales, 非客 not a customer, 店员 staff — and the sales advisor (销售顾问) assigned to it.
+receptions = sa.Table(
+    "receptions",
+    metadata,
+    _site_fk(),
+    sa.Column("batch_id", sa.String(ID), nullable=False),
+    sa.Column("category", sa.String(16), nullable=True),
+    sa.Column("advisor", sa.String(200), nullable=True),
+    sa.Column("note", sa.String(1000), nullable=True),
+    sa.Column("updated_by", sa.String(64), nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "batch_id"),
+)
+
+# 员工建议: people who looked like staff on a day (present most of the business hours, or in a staff
+# zone), waiting for a manager to confirm (enrol from the signature kept here, encrypted) or dismiss.
+staff_suggestions = sa.Table(
+    "staff_suggestions",
+    metadata,
+    _site_fk(),
+    sa.Column("person_key", sa.String(ID), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("share", sa.Float, nullable=False),
+    sa.Column("present_s", sa.Float, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("visit_ids", sa.JSON, nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # pending, confirmed, dismissed
+    sa.Column("decided_by", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "person_key", "day"),
 )

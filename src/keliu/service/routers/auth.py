@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from keliu.errors import Forbidden, InputError, Unauthenticated
 from keliu.service.audit import audit
@@ -21,23 +21,23 @@ from keliu.service.auth import (
     token_hash,
     verify_password,
 )
-from keliu.service.models import ApiTokenOut, Page, UserOut, user_out
+from keliu.service.models import ApiTokenOut, Body, IdPath, Page, UserOut, user_out
 from keliu.store import Store
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-class Login(BaseModel):
+class Login(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Body):
     current_password: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=10, max_length=200)
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(Body):
     name: str = Field(min_length=1, max_length=200, description="what the token is for, e.g. 'DMS'")
 
 
@@ -126,7 +126,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", response_model=ApiTokenOut, summary="Revoke one of your API tokens")
 def revoke_token(
-    token_id: int, request: Request, user: CurrentUser, _: Annotated[None, Depends(_machine_forbidden)]
+    token_id: IdPath, request: Request, user: CurrentUser, _: Annotated[None, Depends(_machine_forbidden)]
 ) -> ApiTokenOut:
     store = get_store(request)
     if token_id not in {t.id for t in store.api_tokens(user.id)}:

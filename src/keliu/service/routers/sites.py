@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from keliu.errors import InputError
 from keliu.service.audit import audit
 from keliu.service.auth import CurrentUser, SiteScope, get_store, require_role, visible_sites
-from keliu.service.models import Page
+from keliu.service.models import Body, Page
 from keliu.store import OpeningHours, SiteProfile
 from keliu.store.accounts import User
 
@@ -25,11 +25,11 @@ HHMM = r"^([01]\d|2[0-4]):[0-5]\d$"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class Organisation(BaseModel):
+class Organisation(Body):
     name: str = Field(min_length=1, max_length=200)
 
 
-class Hours(BaseModel):
+class Hours(Body):
     """Opening hours of one weekday; a closing at or before the opening is on the next day (overnight,
     counted for the day it opens on); equal times: open 24 h."""
 
@@ -55,7 +55,7 @@ class SiteOut(BaseModel):
     hours_source: str | None = Field(description="who set the hours last: config, import or api")
 
 
-class SiteChange(BaseModel):
+class SiteChange(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
     dedup_window_s: float | None = Field(None, ge=0, le=7 * 86400)
     returning_memory_days: float | None = Field(None, ge=0, le=3660)
@@ -184,10 +184,11 @@ def change_site(site_id: SiteScope, body: SiteChange, request: Request, user: Ma
 
 @router.get("/sites/{site_id}/devices", response_model=Page[CameraOut], summary="Cameras (设备) of a site")
 def list_devices(site_id: SiteScope, request: Request) -> Page[CameraOut]:
-    status = getattr(request.app.state, "camera_status", None)
+    runtime = request.app.state.runtime
     items = []
     for cam in get_store(request).cameras(site_id):
-        live = status(site_id, cam.camera_id) if status is not None else None
+        info = runtime.camera_status(site_id, cam.camera_id)
+        live = None if info is None else (info.online, info.last_frame_at)
         items.append(
             CameraOut(
                 id=cam.camera_id,

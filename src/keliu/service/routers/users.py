@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from keliu.errors import Conflict
 from keliu.service.audit import audit
 from keliu.service.auth import get_store, hash_password, require_role
-from keliu.service.models import Page, UserOut, page_params, user_out
+from keliu.service.models import Body, IdPath, Page, UserOut, page_params, user_out
 from keliu.store.accounts import Role, User
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -18,7 +18,7 @@ Admin = Annotated[User, Depends(require_role("admin"))]
 USERNAME = r"^[A-Za-z0-9_.@-]{1,64}$"
 
 
-class NewUser(BaseModel):
+class NewUser(Body):
     username: str = Field(pattern=USERNAME)
     display_name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=10, max_length=200)
@@ -26,7 +26,7 @@ class NewUser(BaseModel):
     sites: list[str] = Field(default_factory=list, max_length=1000)
 
 
-class UserChange(BaseModel):
+class UserChange(Body):
     display_name: str | None = Field(None, min_length=1, max_length=200)
     password: str | None = Field(None, min_length=10, max_length=200)
     role: Role | None = None
@@ -68,12 +68,12 @@ def create_user(body: NewUser, request: Request, admin: Admin) -> UserOut:
 
 
 @router.get("/{user_id}", response_model=UserOut, summary="A user")
-def get_user(user_id: int, request: Request, _: Admin) -> UserOut:
+def get_user(user_id: IdPath, request: Request, _: Admin) -> UserOut:
     return user_out(get_store(request).user(user_id))
 
 
 @router.patch("/{user_id}", response_model=UserOut, summary="Change a user")
-def change_user(user_id: int, body: UserChange, request: Request, admin: Admin) -> UserOut:
+def change_user(user_id: IdPath, body: UserChange, request: Request, admin: Admin) -> UserOut:
     if user_id == admin.id and (body.disabled or (body.role is not None and body.role != "admin")):
         raise Conflict("you cannot disable yourself or remove your own administrator role")
     user = get_store(request).update_user(
@@ -91,7 +91,7 @@ def change_user(user_id: int, body: UserChange, request: Request, admin: Admin) 
 
 
 @router.delete("/{user_id}", status_code=204, summary="Delete a user")
-def delete_user(user_id: int, request: Request, admin: Admin) -> Response:
+def delete_user(user_id: IdPath, request: Request, admin: Admin) -> Response:
     if user_id == admin.id:
         raise Conflict("you cannot delete yourself")
     store = get_store(request)
