@@ -123,10 +123,10 @@ def serve(settings: ServiceSettings, *, say: Callable[[str], None] | None = None
     try:
         bootstrap(store, settings, say)
         sites = [load_site_config(path, check_sources=True) for path in settings.sites_config]
-        if settings.demo:
-            seed_demo_organisation(store, say)
         live = bool(sites) or settings.demo_video is not None
         runtime = ServiceRuntime(store, extractor=build_signature_extractor() if live else None)
+        if settings.demo:
+            seed_demo_organisation(store, say)
         for site in sites:
             register_site(store, site)
             runtime.add_site(site)
