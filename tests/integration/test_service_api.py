@@ -317,3 +317,44 @@ def test_every_catalogue_metric_is_reachable_for_a_site(api: tuple[TestClient, S
     )
     login(client, "mgr-a")
     assert_error(client.get("/api/v1/metrics/trend"), 403, "forbidden")
+
+
+def test_staff_suggestions_are_decided_from_the_command_line_too(
+    api: tuple[TestClient, Store], db_url: str
+) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from keliu.domain.visits import Signature
+    from keliu.resolve import StaffSuggestion
+
+    _, store = api
+    vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    made = [
+        StaffSuggestion(
+            key, date(2026, 3, 7), 30000.0, 43200.0, 0.69, (), ("present 69%",), (), Signature(vector, vector)
+        )
+        for key in ("p1", "p2")
+    ]
+    store.save_staff_suggestions("shop-a", made)
+
+    def keliu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "keliu.cli", "staff", *args, "--site", "shop-a", "--db", db_url],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    listed = keliu("suggestions")
+    assert listed.returncode == 0 and [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
+        "p1",
+        "p2",
+    ]
+    assert keliu("confirm", "p1", "2026-03-07", "--name", "Zhang").returncode == 0
+    assert keliu("dismiss", "p2", "2026-03-07").returncode == 0
+    again = keliu("confirm", "p2", "2026-03-07")
+    assert again.returncode == 2 and "already dismissed" in again.stderr
+    assert [m.name for m in store.staff("shop-a")] == ["Zhang"]

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from keliu.config import load_site_config
-from keliu.processing import _resolver_for, register_site
+from keliu.processing import register_site
+from keliu.runtime.resolution import resolver_for
 from keliu.store import OpeningHours, open_store
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,7 @@ def test_the_resolver_uses_the_stored_hours(db_url: str, tmp_path: Path, keliu_h
             [OpeningHours.parse(day, "10:00", "22:30") for day in range(5)]  # Monday to Friday
             + [OpeningHours.parse(5, "22:00", "02:00")],  # Saturday night only
         )
-        rules = _resolver_for(store, site, datetime(2026, 3, 2, tzinfo=UTC)).rules
+        rules = resolver_for(store, site, datetime(2026, 3, 2, tzinfo=UTC))[0].rules
 
     def at(day: int, hour: int) -> datetime:  # local time; March 2026: the 2nd is a Monday
         return datetime(2026, 3, day, hour, tzinfo=ZoneInfo("Asia/Shanghai"))

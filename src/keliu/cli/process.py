@@ -116,7 +116,7 @@ def process(
     )
     for suggestion in result.staff_suggestions:
         print(
-            f"staff suggestion (confirm with `keliu staff enrol`): {suggestion.person_key} "
+            f"staff suggestion (confirm in the service: /staff-suggestions): {suggestion.person_key} "
             f"present {suggestion.share:.0%} of business hours; {', '.join(suggestion.reasons)}",
             file=sys.stderr,
         )

@@ -1,4 +1,5 @@
-"""`keliu staff enrol|list|remove`: 员工 staff enrolment (staff never count as customers).
+"""`keliu staff enrol|list|remove|suggestions|confirm|dismiss`: 员工 staff enrolment (staff never count as
+customers) and the staff-suggestion inbox.
 
 Enrolment turns crops (``--images``) or a labelled range of a clip (``--video``, via
 ``keliu.enrolment``) into signatures and stores them; who counts as staff is decided by the resolver,
@@ -92,3 +93,49 @@ def staff_remove(
     with open_existing_store(db) as store:
         if not store.remove_staff(site, staff_id):
             raise ConfigError(f"no staff {staff_id!r} at site {site!r}")
+
+
+@app.command("suggestions")
+def staff_suggestions(site: SiteOpt, db: DbOpt = None) -> None:
+    """员工建议: people who looked like staff (present most of the business hours, or in a staff zone),
+    waiting for a decision: `keliu staff confirm` enrols one, `keliu staff dismiss` drops one."""
+    with open_existing_store(db) as store:
+        pending = store.staff_suggestions(site)
+    if not pending:
+        print("no staff suggestions waiting", file=sys.stderr)
+    for s in pending:
+        usable = "" if s.has_signature else "  (no usable signature: enrol from a clip instead)"
+        print(f"{s.person_key}\t{s.day}\tpresent {s.share:.0%}\t{'; '.join(s.reasons)}{usable}")
+
+
+@app.command("confirm")
+def staff_confirm(
+    site: SiteOpt,
+    person: Annotated[str, typer.Argument(help="The person key shown by `keliu staff suggestions`.")],
+    day: Annotated[str, typer.Argument(help="The suggestion's day, YYYY-MM-DD.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Who they are (default: the person key).")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Enrol a suggested person as staff, from the signature kept with the suggestion."""
+    from keliu.cli.options import parse_day
+
+    with open_existing_store(db) as store:
+        staff_id = store.decide_staff_suggestion(site, person, parse_day(day, "DAY"), confirm=True, name=name)
+    print(f"enrolled {staff_id} as staff of {site}", file=sys.stderr)
+
+
+@app.command("dismiss")
+def staff_dismiss(
+    site: SiteOpt,
+    person: Annotated[str, typer.Argument(help="The person key shown by `keliu staff suggestions`.")],
+    day: Annotated[str, typer.Argument(help="The suggestion's day, YYYY-MM-DD.")],
+    db: DbOpt = None,
+) -> None:
+    """Not a member of staff: drop the suggestion (and the signature kept with it)."""
+    from keliu.cli.options import parse_day
+
+    with open_existing_store(db) as store:
+        store.decide_staff_suggestion(site, person, parse_day(day, "DAY"), confirm=False)
+    print(f"dismissed {person} ({day})", file=sys.stderr)

@@ -213,7 +213,7 @@ class SiteResolution:
 
     def checkpoint(self, now: datetime, *, purge: bool) -> list[StaffSuggestion]:
         """A live site's periodic upkeep at wall-clock ``now``: retire what is past its window, save
-        the remembered people seen since the last checkpoint, compute today's staff suggestions and
+        the remembered people seen since the last checkpoint, compute and store today's staff suggestions and
         (``purge``) delete expired signatures. Returns the suggestions (also in the report)."""
         resolver = self.resolver
         if resolver is None:
@@ -228,6 +228,7 @@ class SiteResolution:
                 self.store.remember(site_id, person, resolver.expires_at(person))
         self._remembered_until = max(since, self._seen_until or now) if since is not None else now
         self.report.staff_suggestions = resolver.staff_suggestions(resolver.rules.local_day(now))
+        self.store.save_staff_suggestions(site_id, self.report.staff_suggestions)  # for a manager to decide
         if purge:
             self.report.purged += self.store.purge_expired(now)
         return self.report.staff_suggestions
@@ -241,6 +242,7 @@ class SiteResolution:
             self.report.staff_suggestions = self.resolver.staff_suggestions(
                 self.resolver.rules.local_day(clock)
             )
+            self.store.save_staff_suggestions(site_id, self.report.staff_suggestions)  # before the purge
             self.report.purged = self.store.purge_expired(clock)
         return self.report
 

@@ -8,8 +8,8 @@ live cameras, live push, the webhook outbox and the bridge between them (docs/ar
 
 Stopping is ordered so nothing counted is lost: cameras end their tracks and publish what they
 completed, the resolution workers drain and commit it, the bridge pushes the last arrivals, and only
-then do live streams close and the webhook worker stop (its outbox is on disk). Staff suggestions
-published by the workers are stored for a manager to confirm (``/staff-suggestions``).
+then do live streams close and the webhook worker stop (its outbox is on disk). Staff suggestions are
+stored by the resolution workers themselves for a manager to confirm (``/staff-suggestions``).
 
 Must not hold counting or resolution rules; it composes ``keliu.runtime`` and the push pieces.
 """
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from keliu.config import CameraConfig, SiteConfig
 from keliu.errors import KeliuError
 from keliu.runtime.bus import EventBus
-from keliu.runtime.events import StaffSuggested
 from keliu.runtime.resolution import ResolutionWorker
 from keliu.runtime.supervisor import CameraInfo, Supervisor
 from keliu.service.live import LiveHub
@@ -51,12 +50,6 @@ class ServiceRuntime:
         self.bridge = PushBridge(self.bus, store, self.pusher)
         self.supervisor = Supervisor(self.bus, extractor=extractor, sightings=True)
         self.workers: dict[str, ResolutionWorker] = {}
-        self._suggestions = self.bus.subscribe(
-            "staff-suggestions", lossless=True, capacity=256, kinds=(StaffSuggested,)
-        )
-        self._suggestion_thread = threading.Thread(
-            target=self._store_suggestions, name="staff-suggestions", daemon=True
-        )
         self._started = False
         self._lock = threading.Lock()
 
@@ -94,7 +87,6 @@ class ServiceRuntime:
                 worker.start()
         self.bridge.start()
         self.webhooks.start()
-        self._suggestion_thread.start()
 
     def stop(self) -> None:
         """Stop in the order that loses nothing (module docstring)."""
@@ -103,16 +95,6 @@ class ServiceRuntime:
             if worker.is_alive():
                 worker.stop()
         self.bridge.stop()
-        self._suggestions.close()
         self.hub.close()
         self.webhooks.stop()
         self.bus.close()
-
-    def _store_suggestions(self) -> None:
-        for event in self._suggestions:
-            if not isinstance(event, StaffSuggested):
-                continue
-            try:
-                self.store.save_staff_suggestions(event.site_id, event.suggestions)
-            except KeliuError as exc:
-                log.warning("staff suggestions of %s not stored: %s", event.site_id, exc)
