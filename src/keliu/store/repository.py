@@ -918,6 +918,14 @@ class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore, Crossing
             )
         return out
 
+    def own_exclusion_class_ids(self, site_id: str) -> set[str]:
+        """Ids of the site's own exclusion classes (the ones ``remove_exclusion_class(site_id, …)``
+        removes); the global classes are not among them."""
+        x = t.exclusion_classes.c
+        with self._connect() as conn:
+            self._site(conn, site_id)
+            return set(conn.execute(sa.select(x.class_id).where(x.scope == site_id)).scalars())
+
     def remove_exclusion_class(self, site_id: str | None, class_id: str) -> bool:
         """Delete a site's (or, with ``site_id=None``, a global) exclusion class; False if none."""
         scope = t.GLOBAL_SCOPE if site_id is None else site_id
