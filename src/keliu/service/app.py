@@ -33,8 +33,11 @@ from keliu.service.routers import (
     dashboard,
     health,
     imports,
+    locations,
     reception,
+    reports,
     sites,
+    staff,
     users,
 )
 from keliu.service.routers.live import build_live_router
@@ -106,7 +109,19 @@ def create_app(settings: ServiceSettings, store: Store, runtime: ServiceRuntime 
     app.state.metrics_registry = registry
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, users, sites, dashboard, analytics, reception, imports, audit):
+    for module in (
+        auth,
+        users,
+        sites,
+        dashboard,
+        analytics,
+        reception,
+        imports,
+        audit,
+        reports,
+        locations,
+        staff,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(build_live_router(runtime.hub, authorize=_listener), prefix=API_PREFIX)
     app.include_router(
