@@ -42,6 +42,7 @@ from keliu.store import schema as t
 from keliu.store.accounts import Accounts
 from keliu.store.crossings import CrossingData, PassbyWatch
 from keliu.store.crypto import SignatureCipher
+from keliu.store.devices import DeviceStore
 from keliu.store.engine import in_values, insert_rows, unavailable_as_store_error
 from keliu.store.footage import Footage, FootageLedger
 from keliu.store.reception import ReceptionDesk
@@ -211,7 +212,9 @@ def _buckets_cte(buckets: Sequence[Bucket]) -> Any:
 # ---------------------------------------------------------------------------------------- the store
 
 
-class Store(ReferenceData, FootageLedger, Accounts, WebhookOutboxStore, CrossingData, ReceptionDesk):
+class Store(
+    ReferenceData, FootageLedger, Accounts, WebhookOutboxStore, CrossingData, ReceptionDesk, DeviceStore
+):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
     derived from them), remembered signatures, staff enrolments and exclusion classes; analytics
     reference data and zone stays (:class:`keliu.store.reference.ReferenceData`); exits and pass-by

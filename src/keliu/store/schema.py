@@ -25,6 +25,7 @@ __all__ = [
     "business_hours",
     "camera_outages",
     "cameras",
+    "devices",
     "entrances",
     "entries",
     "exclusion_classes",
@@ -688,4 +689,26 @@ staff_suggestions = sa.Table(
     sa.Column("decided_by", sa.String(64), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("site_id", "person_key", "day"),
+)
+
+# ------------------------------------------------------------------- devices managed through the API
+# 设备: a camera added through the API (``keliu.store.devices``), its whole configuration as JSON
+# (``config``: the CameraConfig without its source — lines with their kinds, zones, rates, detector,
+# tracker and counting settings) and its source, sealed with the store key like a webhook secret (an
+# rtsp:// URL may hold the camera's user name and password). The cameras, lines and zones rows of the
+# camera are written in the same transaction; deleting the camera deletes this row.
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("site_id", sa.String(ID), nullable=False),
+    sa.Column("camera_id", sa.String(ID), nullable=False),
+    sa.Column("source", sa.LargeBinary, nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "camera_id"),
+    sa.ForeignKeyConstraint(
+        ["site_id", "camera_id"], ["cameras.site_id", "cameras.camera_id"], ondelete=_CASCADE
+    ),
 )
