@@ -14,7 +14,9 @@ connection, a timeout) schedules the next attempt with exponential back-off (``f
 doubling up to ``max_retry_s``, ±``jitter``), until ``max_age_s`` after the event: then it is
 dead-lettered, listed with its last error, and can be queued again by hand. Delivery is at least
 once: the ``X-Keliu-Event-Id`` (the body's ``id``) is the same on every attempt, receivers
-de-duplicate on it. Order is not guaranteed across retries: use ``occurred_at``.
+de-duplicate on it. Order is not guaranteed across retries: use ``occurred_at``. Publishing an event
+id that is queued already writes nothing (the push bridge gives arrivals ids derived from the visit,
+so :meth:`Webhooks.queue_missed` can queue again, after a crash, whatever may have been lost).
 
 Signature (docs/api.md "Webhooks"): ``X-Keliu-Signature: t=<unix seconds>,v1=<hex>`` where ``v1`` is
 HMAC-SHA256 with the webhook's secret over ``"<t>." + body``; :func:`verify_signature` is the
@@ -31,7 +33,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +51,7 @@ __all__ = [
     "EVENT_TYPES",
     "PING_EVENT",
     "DeliverySettings",
+    "PastEvent",
     "SendResult",
     "WebhookSender",
     "Webhooks",
@@ -61,6 +64,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PING_EVENT = "ping"  # the test send's event type (never queued, never subscribed to)
+# queue_missed: a webhook gets a past event that occurred at most this long before it was created or
+# last changed. A past event's time (an arrival's first entry) comes before the moment it would have
+# been published (when the track ended and the visit was committed: seconds, or minutes for someone
+# standing in view), and a webhook created in between would have got it live.
+MISSED_GRACE = timedelta(minutes=10)
 SIGNATURE_TOLERANCE_S = 300  # receivers refuse a signature older (or newer) than this
 
 
@@ -239,6 +247,18 @@ class WebhookSender:
 # ------------------------------------------------------------------------------- the webhooks
 
 
+@dataclass(frozen=True)
+class PastEvent:
+    """An event that happened earlier and may not have been queued (see :meth:`Webhooks.queue_missed`);
+    ``event_id`` must be the id it had (or would have had) when first published."""
+
+    event_type: str
+    site_id: str | None
+    event_id: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+
+
 class Webhooks:
     """Publishing into the outbox and the delivery worker, for one store (see the module docstring).
 
@@ -254,7 +274,14 @@ class Webhooks:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._last_maintenance = 0.0
-        self._counters = {"published": 0, "delivered": 0, "failed": 0, "dead": 0, "worker_errors": 0}
+        self._counters = {
+            "published": 0,
+            "caught_up": 0,
+            "delivered": 0,
+            "failed": 0,
+            "dead": 0,
+            "worker_errors": 0,
+        }
         self._counters_lock = threading.Lock()
 
     # -------------------------------------------------------------------------- publishing
@@ -283,6 +310,57 @@ class Webhooks:
         if written:
             self._wake.set()
         return event_id
+
+    def subscribed(self, *event_types: str) -> bool:
+        """Whether some active webhook wants one of ``event_types``."""
+        return any(hook.active and set(hook.event_types) & set(event_types) for hook in self._all_webhooks())
+
+    def queue_missed(self, events: Sequence[PastEvent], *, chunk: int = 500) -> int:
+        """Queue past events that may never have been queued (a crash between what they report being
+        committed and their publish). Each goes to the active webhooks that want it and that existed,
+        unchanged, when it occurred (give or take :data:`MISSED_GRACE`: one created, changed or
+        resumed later does not get the past; a paused webhook gets nothing); where its id is queued
+        already for a webhook, delivered or not, nothing is written. Returns the outbox rows written."""
+        if not events:
+            return 0
+        for event in events:
+            check_event_type(event.event_type)
+        names: dict[str, str] = {}
+        written = 0
+        for hook in self._all_webhooks():
+            if not hook.active:
+                continue
+            since = max(hook.created_at, hook.updated_at) - MISSED_GRACE
+            wanted = [
+                e
+                for e in events
+                if e.event_type in hook.event_types
+                and (hook.site_id is None or hook.site_id == e.site_id)
+                and e.occurred_at >= since
+            ]
+            for start in range(0, len(wanted), chunk):
+                rows = []
+                for e in wanted[start : start + chunk]:
+                    site = None
+                    if e.site_id is not None:
+                        if e.site_id not in names:
+                            names[e.site_id] = self.store.site(e.site_id).name
+                        site = (e.site_id, names[e.site_id])
+                    body = event_body(e.event_type, e.event_id, e.occurred_at, site, e.data)
+                    rows.append(OutboxEvent(e.event_id, e.event_type, e.site_id, body))
+                written += self.store.enqueue(rows, webhook_id=hook.webhook_id)
+        if written:
+            self._count("caught_up", written)
+            self._wake.set()
+        return written
+
+    def _all_webhooks(self, page: int = 500) -> list[Webhook]:
+        hooks: list[Webhook] = []
+        while True:
+            got = self.store.webhooks(limit=page, offset=len(hooks))
+            hooks += got
+            if len(got) < page:
+                return hooks
 
     def test_send(self, webhook_id: str) -> tuple[str, SendResult]:
         """Send a signed ``ping`` event to the webhook now (active or not), outside the outbox: the

@@ -349,10 +349,12 @@ class WebhookOutboxStore:
                 if conn.dialect.name == "postgresql"
                 else sqlite_dialect.insert(t.webhook_outbox)
             )
-            stmt = insert.on_conflict_do_nothing(index_elements=["event_id", "webhook_id"])
+            stmt = insert.on_conflict_do_nothing(index_elements=["event_id", "webhook_id"]).returning(
+                t.webhook_outbox.c.event_id
+            )
             written = 0
-            for row in rows_out:  # rowcount of an executemany with ON CONFLICT is not reliable
-                written += conn.execute(stmt, row).rowcount
+            for row in rows_out:  # rowcount is not reliable here (-1 on PostgreSQL): count what returns
+                written += len(conn.execute(stmt, row).all())
             return written
 
     def claim_deliveries(
