@@ -95,6 +95,11 @@ class SiteResolution:
         self._known: dict[str, datetime] = {}  # visit id -> last touched: arrival vs update
         self._passby_lines = site.passby_lines()  # their crossings never reach the resolver
 
+    def use_passby_lines(self, lines: frozenset[tuple[str, str]]) -> None:
+        """The site's pass-by lines (camera id, line id) changed while it runs (a camera added,
+        changed or removed through the API): taken from the next sighting on."""
+        self._passby_lines = frozenset(lines)
+
     def _start(self, now: datetime) -> Resolver:
         resolver, open_visits = resolver_for(self.store, self.site, now)
         self.resolver = resolver

@@ -33,6 +33,9 @@ class ServiceSettings(BaseSettings):
     login_attempts: int = Field(5, ge=1, le=100)  # failed logins per user and address …
     login_window_s: float = Field(300.0, gt=0)  # … within this window lock that pair out for it
     sites_config: list[Path] = Field(default_factory=list)  # site YAML files whose cameras run live
+    # video files under this directory may be the source of a device added through the API (played in a
+    # loop like a live camera); None: the API accepts only rtsp/http(s) streams and usb cameras
+    video_dir: Path | None = None
     demo: bool = False  # `make run`: seed a demo organisation …
     demo_video: Path | None = None  # … and play this video in a loop as a live camera of its first store
 
