@@ -123,8 +123,9 @@ def serve(settings: ServiceSettings, *, say: Callable[[str], None] | None = None
     try:
         bootstrap(store, settings, say)
         sites = [load_site_config(path, check_sources=True) for path in settings.sites_config]
-        live = bool(sites) or settings.demo_video is not None
-        runtime = ServiceRuntime(store, extractor=build_signature_extractor() if live else None)
+        # every camera the service may run — a site config's, the demo's, or a device added through the
+        # API at any time — gets appearance signatures: the model is loaded now (a missing one fails here)
+        runtime = ServiceRuntime(store, extractor=build_signature_extractor())
         if settings.demo:
             seed_demo_organisation(store, say)
         for site in sites:
@@ -135,6 +136,8 @@ def serve(settings: ServiceSettings, *, say: Callable[[str], None] | None = None
             demo = demo_camera_site(store, settings.demo_video)
             runtime.add_site(demo, replay=True)
             say(f"demo: {settings.demo_video} plays in a loop as camera 'demo-door' of {demo.site.id}")
+        if ran := runtime.add_stored_devices():  # the cameras added through the API, again
+            say(f"{ran} device(s) added through the API run live")
         app = create_app(settings, store, runtime)
         say(
             f"keliu serving on http://{settings.host}:{settings.port}  (API: /api/v1, OpenAPI: /openapi.json)"

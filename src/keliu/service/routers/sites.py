@@ -1,11 +1,10 @@
 """The organisation and its sites (``/api/v1/organisation``, ``/api/v1/sites``): name, time zone,
-business hours (营业时间), de-dup window (去重时间), business cycle (营业周期), multi-store profile,
-and the cameras with their door lines and zones as stored. Every site route is scoped: a user sees
-only their sites, others are 404."""
+business hours (营业时间), de-dup window (去重时间), business cycle (营业周期) and multi-store profile.
+The site's cameras (设备) are ``keliu.service.routers.devices``, included here under
+``/sites/{site_id}/devices``. Every site route is scoped: a user sees only their sites, others are 404."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -15,6 +14,7 @@ from keliu.errors import InputError
 from keliu.service.audit import audit
 from keliu.service.auth import CurrentUser, SiteScope, get_store, require_role, visible_sites
 from keliu.service.models import Body, Page
+from keliu.service.routers import devices
 from keliu.store import OpeningHours, SiteProfile
 from keliu.store.accounts import User
 
@@ -72,27 +72,6 @@ class SiteChange(Body):
         if value is not None and len({h.weekday for h in value}) != len(value):
             raise ValueError("each weekday at most once")
         return value
-
-
-class LineOut(BaseModel):
-    id: str
-    a: tuple[float, float]
-    b: tuple[float, float]
-    inside: tuple[float, float]
-
-
-class ZoneOut(BaseModel):
-    id: str
-    polygon: list[tuple[float, float]]
-
-
-class CameraOut(BaseModel):
-    id: str
-    name: str | None
-    lines: list[LineOut]
-    zones: list[ZoneOut]
-    online: bool | None = Field(None, description="live status while the service runs this camera")
-    last_frame_at: datetime | None = None
 
 
 def _hhmm(minutes: int) -> str:
@@ -182,21 +161,4 @@ def change_site(site_id: SiteScope, body: SiteChange, request: Request, user: Ma
     return site_out(request, site_id)
 
 
-@router.get("/sites/{site_id}/devices", response_model=Page[CameraOut], summary="Cameras (设备) of a site")
-def list_devices(site_id: SiteScope, request: Request) -> Page[CameraOut]:
-    runtime = request.app.state.runtime
-    items = []
-    for cam in get_store(request).cameras(site_id):
-        info = runtime.camera_status(site_id, cam.camera_id)
-        live = None if info is None else (info.online, info.last_frame_at)
-        items.append(
-            CameraOut(
-                id=cam.camera_id,
-                name=cam.name,
-                lines=[LineOut(id=ln.id, a=ln.a, b=ln.b, inside=ln.inside) for ln in cam.lines],
-                zones=[ZoneOut(id=z.id, polygon=list(z.polygon)) for z in cam.zones],
-                online=None if live is None else live[0],
-                last_frame_at=None if live is None else live[1],
-            )
-        )
-    return Page[CameraOut](items=items, total=len(items), limit=max(len(items), 1), offset=0)
+router.include_router(devices.router)  # /sites/{site_id}/devices: cameras, status, changes
