@@ -52,7 +52,7 @@ def test_a_small_seed_fills_every_table_and_re_seeding_replaces_it(store: Store)
             *("footage", "camera_outages", "passby_crossings"),  # from video only
             # the service's own records: people, decisions and deliveries, not simulated traffic
             *("organisation", "users", "user_sites", "sessions", "api_tokens", "audit_log"),
-            *("receptions", "staff_suggestions", "webhooks", "webhook_outbox"),
+            *("receptions", "staff_suggestions", "webhooks", "webhook_outbox", "devices"),
         ):
             assert first[table.name], f"{table.name} is empty"
     assert len(first["visits"]) == report.visits and len(first["entries"]) == report.entries
