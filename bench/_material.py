@@ -28,9 +28,8 @@ import numpy as np
 from keliu.domain.visits import Signature
 from keliu.evaluation.mot import MotRow, read_mot
 from keliu.evaluation.visits_bench import ShotRules, pick_shots, shot_quality, split_track
-from keliu.models.install import model_path
-from keliu.vision.embedder import AppearanceEmbedder
 from keliu.vision.signature import SignatureExtractor
+from keliu.wiring import build_appearance_embedder
 
 DATA = Path(os.environ.get("KELIU_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SEQUENCES = ("PETS09-S2L1", "MOT16-09", "MOT16-11", "TUD-Campus", "TUD-Stadtmitte")
@@ -168,7 +167,7 @@ def collect(
 
 
 def extractor() -> SignatureExtractor:
-    return SignatureExtractor(AppearanceEmbedder(model_path("embedder"), threads=2))
+    return SignatureExtractor(build_appearance_embedder(threads=2))
 
 
 def build(

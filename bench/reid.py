@@ -33,9 +33,8 @@ import numpy as np
 
 from keliu.domain.visits import EMBEDDING_WEIGHT, Signature
 from keliu.evaluation.reid import ReidScore, evaluate_groups, evaluate_multishot_gallery
-from keliu.models.install import model_path
-from keliu.vision.embedder import AppearanceEmbedder
 from keliu.vision.signature import MAX_SHOTS, SignatureExtractor, combine
+from keliu.wiring import build_appearance_embedder
 
 REID = Path(__file__).resolve().parents[2] / "shared" / "data" / "reid"
 
@@ -128,7 +127,7 @@ def scores(signatures: list[Signature], crops: list[Crop]) -> tuple[Table, Table
 
 def run(root: Path = REID) -> Results:
     crops = load_manifest(root)
-    extractor = SignatureExtractor(AppearanceEmbedder(model_path("embedder")))
+    extractor = SignatureExtractor(build_appearance_embedder())
     signatures, ms = single_crop_signatures(extractor, crops, root)
     single, multishot, one_gallery = scores(signatures, crops)
     return Results(single, multishot, one_gallery, ms, len(crops), signatures)

@@ -5,7 +5,8 @@ Everything else receives ready-made objects. Must not contain counting rules or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from keliu.config import CameraConfig, DetectorConfig, SiteConfig
@@ -19,12 +20,15 @@ from keliu.vision.tracking import TrackerSettings, build_tracker
 
 __all__ = [
     "CameraRuntime",
+    "build_appearance_embedder",
     "build_camera_pipeline",
     "build_signature_extractor",
     "default_input_wh",
     "resolver_rules",
     "stride_for",
 ]
+
+log = logging.getLogger("keliu.wiring")
 
 
 def default_input_wh(frame_wh: tuple[int, int]) -> tuple[int, int]:
@@ -101,10 +105,33 @@ def build_camera_pipeline(
     return CameraRuntime(pipeline, stride_for(fps, camera.analysis_fps))
 
 
+def _embedder_thresholds() -> dict[str, float]:
+    """Thresholds calibrated for an installed custom embedder (`keliu models calibrate`), else {}."""
+    from keliu.models.custom_embedder import installed_embedder
+
+    custom = installed_embedder()
+    if custom is None:
+        return {}
+    if custom.thresholds is None:
+        log.warning(
+            "a custom embedder is installed but not calibrated: the default thresholds, measured "
+            "for the provisioned MobileNetV2, are used; run `keliu models calibrate VIDEO`"
+        )
+        return {}
+    return custom.thresholds
+
+
 def resolver_rules(site: SiteConfig) -> ResolverRules:
-    """The site's visitor-resolution rules: its config over the measured defaults."""
+    """The site's visitor-resolution rules: its config over the thresholds calibrated for an
+    installed custom embedder, over the measured defaults."""
     visitors = site.visitors
-    defaults = ResolverRules()
+    shipped, calibrated = ResolverRules(), _embedder_thresholds()
+    defaults = replace(
+        shipped,
+        match_threshold=calibrated.get("match_threshold", shipped.match_threshold),
+        staff_threshold=calibrated.get("staff_threshold", shipped.staff_threshold),
+        exemplar_threshold=calibrated.get("exemplar_threshold", shipped.exemplar_threshold),
+    )
     return ResolverRules(
         dedup_window_s=visitors.dedup_window_h * 3600.0,
         returning_memory_s=visitors.returning_memory_days * 86400.0,
@@ -122,7 +149,25 @@ def resolver_rules(site: SiteConfig) -> ResolverRules:
     )
 
 
-def build_signature_extractor() -> SignatureExtractor:
+def build_appearance_embedder(threads: int = 2) -> AppearanceEmbedder:
+    """The installed custom re-identification network (`keliu models install --embedder`) with its
+    recorded preprocessing when there is one, else the provisioned MobileNetV2."""
+    from keliu.models.custom_embedder import installed_embedder
     from keliu.models.install import model_path
 
-    return SignatureExtractor(AppearanceEmbedder(model_path("embedder")))
+    custom = installed_embedder()
+    if custom is not None:
+        return AppearanceEmbedder(
+            custom.path,
+            input_wh=custom.input_wh,
+            threads=threads,
+            output=custom.output_name,
+            mean=custom.mean,
+            std=custom.std,
+            channels=custom.channels,
+        )
+    return AppearanceEmbedder(model_path("embedder"), threads=threads)
+
+
+def build_signature_extractor() -> SignatureExtractor:
+    return SignatureExtractor(build_appearance_embedder())

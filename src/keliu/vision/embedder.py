@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from keliu.errors import ModelError
 from keliu.vision.onnx_runtime import onnxruntime_module
@@ -33,25 +35,45 @@ MAX_BATCH = 16
 OUTPUT_NAME = "parts"  # the graph output used (keliu.models.mobilenet_onnx.PARTS_OUTPUT)
 
 
-def preprocess_crops(crops_bgr: Sequence[np.ndarray], input_wh: tuple[int, int]) -> np.ndarray:
-    """Return the N×3×H×W float32 network input for uint8 BGR crops (each H×W×3, non-empty)."""
+def preprocess_crops(
+    crops_bgr: Sequence[np.ndarray],
+    input_wh: tuple[int, int],
+    *,
+    mean: npt.ArrayLike = IMAGENET_MEAN_RGB,
+    std: npt.ArrayLike = IMAGENET_STD_RGB,
+    channels: Literal["rgb", "bgr"] = "rgb",
+) -> np.ndarray:
+    """Return the N×3×H×W float32 network input for uint8 BGR crops (each H×W×3, non-empty):
+    resized, in ``channels`` order, ``(pixel / 255 − mean) / std`` per channel (in that order)."""
+    mean_a = np.asarray(mean, dtype=np.float32).reshape(3)
+    std_a = np.asarray(std, dtype=np.float32).reshape(3)
     w, h = input_wh
     out = np.empty((len(crops_bgr), h, w, 3), dtype=np.float32)
     for i, crop in enumerate(crops_bgr):
         if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] == 0 or crop.shape[1] == 0:
             raise ValueError(f"crop {i} must be a non-empty H×W×3 BGR image, got shape {crop.shape}")
         resized = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
-        out[i] = resized[:, :, ::-1]
+        out[i] = resized[:, :, ::-1] if channels == "rgb" else resized
     out *= 1.0 / 255.0
-    out -= IMAGENET_MEAN_RGB
-    out /= IMAGENET_STD_RGB
+    out -= mean_a
+    out /= std_a
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
 class AppearanceEmbedder:
     """Embeds person crops into L2-normalised vectors; cosine similarity is their dot product."""
 
-    def __init__(self, onnx_path: Path, *, input_wh: tuple[int, int] = (128, 256), threads: int = 2) -> None:
+    def __init__(
+        self,
+        onnx_path: Path,
+        *,
+        input_wh: tuple[int, int] = (128, 256),
+        threads: int = 2,
+        output: str = OUTPUT_NAME,
+        mean: npt.ArrayLike = IMAGENET_MEAN_RGB,
+        std: npt.ArrayLike = IMAGENET_STD_RGB,
+        channels: Literal["rgb", "bgr"] = "rgb",
+    ) -> None:
         if not Path(onnx_path).is_file():
             raise ModelError(f"Appearance model {onnx_path} is not installed; run `keliu models install`.")
         ort = onnxruntime_module()  # telemetry off before the first import
@@ -65,18 +87,25 @@ class AppearanceEmbedder:
             raise ModelError(f"Appearance model {onnx_path} cannot be loaded; reinstall it.") from exc
         inputs = self._session.get_inputs()
         outputs = {o.name: o for o in self._session.get_outputs()}
-        if OUTPUT_NAME not in outputs:
+        if output not in outputs:
             raise ModelError(
-                f"Appearance model {onnx_path} has no {OUTPUT_NAME!r} output (converted by an older keliu); "
+                f"Appearance model {onnx_path} has no {output!r} output (converted by an older keliu); "
                 "run `keliu models install`."
             )
-        output = outputs[OUTPUT_NAME]
-        if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(output.shape) != 2:
+        out_info = outputs[output]
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(out_info.shape) != 2:
             raise ModelError(f"Appearance model {onnx_path} is not an N×3×H×W → N×D embedder.")
-        dim = output.shape[1]
+        dim = out_info.shape[1]
         if not isinstance(dim, int):
             raise ModelError(f"Appearance model {onnx_path} has no fixed embedding size.")
+        batch = inputs[0].shape[0]
         self._input = inputs[0].name
+        self._output = output
+        self._fixed_batch = isinstance(batch, int) and batch > 0
+        self._batch = batch if isinstance(batch, int) and batch > 0 else MAX_BATCH
+        self._mean = np.asarray(mean, dtype=np.float32).reshape(3)
+        self._std = np.asarray(std, dtype=np.float32).reshape(3)
+        self._channels: Literal["rgb", "bgr"] = channels
         self.input_wh = input_wh
         self.dim: int = dim
 
@@ -85,12 +114,29 @@ class AppearanceEmbedder:
         if not crops_bgr:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows: list[np.ndarray] = []
-        for start in range(0, len(crops_bgr), MAX_BATCH):
-            batch = preprocess_crops(crops_bgr[start : start + MAX_BATCH], self.input_wh)
-            rows.append(
-                np.asarray(self._session.run([OUTPUT_NAME], {self._input: batch})[0], dtype=np.float32)
+        step = self._batch
+        for start in range(0, len(crops_bgr), step):
+            batch = preprocess_crops(
+                crops_bgr[start : start + step],
+                self.input_wh,
+                mean=self._mean,
+                std=self._std,
+                channels=self._channels,
             )
+            if self._fixed_batch and batch.shape[0] < step:  # a fixed-batch network: pad the last batch
+                pad = np.zeros((step - batch.shape[0], *batch.shape[1:]), dtype=np.float32)
+                rows.append(self._run(np.concatenate([batch, pad]))[: batch.shape[0]])
+            else:
+                rows.append(self._run(batch))
         emb = np.concatenate(rows, axis=0)
+        if emb.shape != (len(crops_bgr), self.dim) or not np.all(np.isfinite(emb)):
+            raise ModelError(
+                f"the appearance model returned shape {emb.shape} or non-finite values "
+                f"for {len(crops_bgr)} crops; reinstall it"
+            )
         # The graph normalises already; renormalising keeps the contract for hand-made models too.
         emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         return emb
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self._session.run([self._output], {self._input: batch})[0], dtype=np.float32)
