@@ -34,11 +34,13 @@ from keliu.service.routers import (
     health,
     imports,
     locations,
+    privacy,
     reception,
     reports,
     sites,
     staff,
     users,
+    visits,
 )
 from keliu.service.routers.live import build_live_router
 from keliu.service.routers.webhooks import build_webhooks_router
@@ -121,6 +123,8 @@ def create_app(settings: ServiceSettings, store: Store, runtime: ServiceRuntime 
         reports,
         locations,
         staff,
+        visits,
+        privacy,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(build_live_router(runtime.hub, authorize=_listener), prefix=API_PREFIX)

@@ -40,11 +40,13 @@ from keliu.errors import ConfigError, InputError, NotFound
 from keliu.store import rollups
 from keliu.store import schema as t
 from keliu.store.accounts import Accounts
+from keliu.store.corrections import VisitCorrections
 from keliu.store.crossings import CrossingData, PassbyWatch
 from keliu.store.crypto import SignatureCipher
 from keliu.store.devices import DeviceStore
 from keliu.store.engine import in_values, insert_rows, unavailable_as_store_error
 from keliu.store.footage import Footage, FootageLedger
+from keliu.store.privacy import PrivacyStore
 from keliu.store.reception import ReceptionDesk
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
 from keliu.store.summary import Bucket, SummaryRow, local_buckets
@@ -213,7 +215,15 @@ def _buckets_cte(buckets: Sequence[Bucket]) -> Any:
 
 
 class Store(
-    ReferenceData, FootageLedger, Accounts, WebhookOutboxStore, CrossingData, ReceptionDesk, DeviceStore
+    ReferenceData,
+    FootageLedger,
+    Accounts,
+    WebhookOutboxStore,
+    CrossingData,
+    ReceptionDesk,
+    DeviceStore,
+    VisitCorrections,
+    PrivacyStore,
 ):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
     derived from them), remembered signatures, staff enrolments and exclusion classes; analytics
@@ -684,6 +694,8 @@ class Store(
                     "camera_id": e.camera_id,
                     "line_id": e.line_id,
                 }
+        self._apply_corrections(conn, site_id, rows)  # a manager's corrections survive re-resolution
+        touched_batches.update(str(r["batch_id"]) for r in rows if r["batch_id"] is not None)
         insert_rows(conn, t.visits, [r for r in rows if r["visit_id"] not in stored])  # new: plain insert
         _upsert(conn, t.visits, [r for r in rows if r["visit_id"] in stored], ["site_id", "visit_id"])
         for chunk in _chunks([i for i in ids if i in stored]):  # new visits have no entries to replace

@@ -52,6 +52,7 @@ __all__ = [
     "traffic_monthly",
     "user_sites",
     "users",
+    "visit_corrections",
     "visit_zones",
     "visits",
     "weather",
@@ -711,4 +712,27 @@ devices = sa.Table(
     sa.ForeignKeyConstraint(
         ["site_id", "camera_id"], ["cameras.site_id", "cameras.camera_id"], ondelete=_CASCADE
     ),
+)
+
+# ------------------------------------------------------------- manual corrections (migration 0009)
+# 人工干预过滤: a manager's correction of who a visit was — ``category`` staff | courier |
+# not_customer | customer — with the reason they gave. Applied to the visit row at once and again
+# every time the resolution saves the visit (so it survives re-resolution); ``original_*`` keep what
+# the resolution itself decided last (updated on every such save), which undoing the correction
+# restores. No foreign key to visits: a visit deleted and resolved again keeps its correction.
+visit_corrections = sa.Table(
+    "visit_corrections",
+    metadata,
+    _site_fk(),
+    sa.Column("visit_id", sa.String(ID), nullable=False),
+    sa.Column("category", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("corrected_by", sa.String(64), nullable=True),
+    sa.Column("corrected_at", UTCDateTime, nullable=False),
+    sa.Column("original_category", sa.String(16), nullable=False),
+    sa.Column("original_exclusion_category", sa.String(16), nullable=True),
+    sa.Column("original_exclusion_reason", sa.String(200), nullable=True),
+    sa.Column("original_exclusion_confidence", sa.Float, nullable=True),
+    sa.Column("original_batch_id", sa.String(ID), nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "visit_id"),
 )
