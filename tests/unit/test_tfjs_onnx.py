@@ -172,6 +172,54 @@ def ref_resize(x: np.ndarray, size: list[int], align_corners: bool, half_pixel: 
     return (top * (1 - fy4) + bottom * fy4).astype(np.float32)
 
 
+def ref_depthwise(x: np.ndarray, w: np.ndarray, strides: tuple[int, int], padding: str) -> np.ndarray:
+    """tf.nn.depthwise_conv2d: filter H×W×C×M, output channel c·M + m."""
+    per_channel = [
+        ref_conv(x[..., c : c + 1], w[:, :, c : c + 1, :], strides, padding) for c in range(x.shape[3])
+    ]
+    return np.concatenate(per_channel, axis=3)
+
+
+def ref_avgpool(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], padding: str) -> np.ndarray:
+    """tf.nn.avg_pool: with SAME padding the padded cells are not counted."""
+    n, h, w, c = x.shape
+    if padding == "SAME":
+        oh, ow = -(-h // s[0]), -(-w // s[1])
+        ph, pw = max((oh - 1) * s[0] + k[0] - h, 0), max((ow - 1) * s[1] + k[1] - w, 0)
+        pads = ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0))
+        x, ones = np.pad(x, pads), np.pad(np.ones((1, h, w, 1)), pads)
+    else:
+        oh, ow = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
+        ones = np.ones((1, h, w, 1))
+    total, count = np.zeros((n, oh, ow, c)), np.zeros((1, oh, ow, 1))
+    for i in range(k[0]):
+        for j in range(k[1]):
+            total += x[:, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]]
+            count += ones[:, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]]
+    return (total / count).astype(np.float32)
+
+
+def ref_conv_transpose(
+    x: np.ndarray, w: np.ndarray, size: list[int], strides: tuple[int, int], padding: str
+) -> np.ndarray:
+    """tf.nn.conv2d_transpose (Conv2DBackpropInput): filter H×W×out×in, output size N×H×W×C."""
+    n, h, wd, _ = x.shape
+    kh, kw, co, _ = w.shape
+    sh, sw = strides
+    full = np.zeros((n, (h - 1) * sh + kh, (wd - 1) * sw + kw, co))
+    for i in range(h):
+        for j in range(wd):
+            full[:, i * sh : i * sh + kh, j * sw : j * sw + kw] += np.einsum(
+                "nc,hwoc->nhwo", x[:, i, j].astype(np.float64), w.astype(np.float64)
+            )
+    begin = []
+    for out, k, st in ((size[1], kh, sh), (size[2], kw, sw)):
+        total = max((-(-out // st) - 1) * st + k - out, 0) if padding == "SAME" else 0
+        begin.append(total // 2)
+    full = np.pad(full, ((0, 0), (0, size[1]), (0, size[2]), (0, 0)))  # room for output padding
+    return full[:, begin[0] : begin[0] + size[1], begin[1] : begin[1] + size[2]].astype(np.float32)
+
+
 def reference(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Evaluate the graph (nodes are written in order) with NumPy, TF semantics, NHWC."""
     v: dict[str, Any] = {}
@@ -215,6 +263,23 @@ def reference(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarra
             out = (1 / (1 + np.exp(-ins[0].astype(np.float64)))).astype(np.float32)
         elif op in ("Add", "AddV2"):
             out = ins[0] + ins[1]
+        elif op == "Mul":
+            out = ins[0] * ins[1]
+        elif op == "AddN":
+            out = sum(ins[1:], ins[0])
+        elif op == "Relu":
+            out = np.maximum(ins[0], 0)
+        elif op == "Relu6":
+            out = np.clip(ins[0], 0, 6)
+        elif op == "AvgPool":
+            k, st = a("ksize"), a("strides")
+            out = ref_avgpool(ins[0], (k[1], k[2]), (st[1], st[2]), a("padding"))
+        elif op == "DepthwiseConv2dNative":
+            st = a("strides")
+            out = ref_depthwise(ins[0], ins[1], (st[1], st[2]), a("padding"))
+        elif op == "Conv2DBackpropInput":
+            st = a("strides")
+            out = ref_conv_transpose(ins[2], ins[1], [int(d) for d in ins[0]], (st[1], st[2]), a("padding"))
         elif op == "ConcatV2":
             out = np.concatenate(ins[:-1], axis=int(ins[-1]))
         elif op == "Transpose":
@@ -532,9 +597,9 @@ def test_dynamic_input_is_symbolic(tmp_path: Path) -> None:
 def test_unknown_op_is_named(tmp_path: Path) -> None:
     g = Graph()
     x = g.placeholder("x", (1, 3, 8, 8))
-    g.op("Relu6", "out", [x])
+    g.op("Softplus", "out", [x])
     model_json, weights = g.write(tmp_path, ["out"])
-    with pytest.raises(ModelError, match="Relu6"):
+    with pytest.raises(ModelError, match="Softplus"):
         convert_tfjs_graph(model_json, weights, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
@@ -557,3 +622,104 @@ def test_not_a_graph_model(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text('{"modelTopology": {"class_name": "Sequential"}}')
     with pytest.raises(ModelError, match=r"not a TensorFlow\.js graph model"):
         convert_tfjs_graph(tmp_path / "m.json", tmp_path / "w.bin", tmp_path / "m.onnx")
+
+
+# ------------------------------------------------------------------ the segmentation models' ops
+
+
+def window_attrs(stride: int, padding: str, *, k: int | None = None) -> dict[str, Any]:
+    attrs = {
+        "strides": ilist([1, stride, stride, 1]),
+        "padding": s_attr(padding),
+        "data_format": s_attr("NHWC"),
+    }
+    if k is not None:
+        attrs["ksize"] = ilist([1, k, k, 1])
+    return attrs
+
+
+@pytest.mark.parametrize(("stride", "padding", "mult"), [(1, "SAME", 1), (2, "SAME", 2), (2, "VALID", 1)])
+def test_depthwise_conv(tmp_path: Path, stride: int, padding: str, mult: int) -> None:
+    g = Graph()
+    x = g.placeholder("x", (1, 11, 9, 4))
+    w = g.const("dw/w", RNG.normal(size=(3, 3, 4, mult)) * 0.3)
+    g.op("DepthwiseConv2dNative", "dw", [x, w], **window_attrs(stride, padding))
+    check(tmp_path, g, ["dw"], dynamic_hw=False)
+
+
+@pytest.mark.parametrize(
+    ("k", "stride", "padding"), [(3, 1, "SAME"), (2, 2, "SAME"), (3, 2, "VALID"), (8, 8, "VALID")]
+)
+def test_avgpool(tmp_path: Path, k: int, stride: int, padding: str) -> None:
+    g = Graph()
+    x = g.placeholder("x", (1, 8, 8, 3))
+    g.op("AvgPool", "pool", [x], **window_attrs(stride, padding, k=k))
+    check(tmp_path, g, ["pool"], dynamic_hw=False)
+
+
+@pytest.mark.parametrize(
+    ("size", "k", "stride", "padding"),
+    [
+        ((1, 16, 12, 3), 2, 2, "SAME"),
+        ((1, 15, 11, 3), 3, 2, "SAME"),
+        ((1, 17, 13, 3), 3, 2, "VALID"),
+        ((1, 8, 6, 3), 3, 1, "SAME"),
+    ],
+)
+def test_conv2d_backprop_input(
+    tmp_path: Path, size: tuple[int, ...], k: int, stride: int, padding: str
+) -> None:
+    g = Graph()
+    x_shape = (1, -(-size[1] // stride), -(-size[2] // stride), 5)
+    if padding == "VALID":
+        x_shape = (1, (size[1] - k) // stride + 1, (size[2] - k) // stride + 1, 5)
+    x = g.placeholder("x", x_shape)
+    out_size = g.ints("up/size", list(size))
+    w = g.const("up/w", RNG.normal(size=(k, k, size[3], 5)) * 0.3)
+    g.op("Conv2DBackpropInput", "up", [out_size, w, x], **window_attrs(stride, padding))
+    check(tmp_path, g, ["up"], dynamic_hw=False)
+
+
+def test_conv2d_backprop_input_cannot_follow_a_dynamic_size(tmp_path: Path) -> None:
+    g = Graph()
+    x = g.placeholder("x", (1, 4, 4, 2))
+    out_size = g.ints("up/size", [1, 8, 8, 2])
+    w = g.const("up/w", RNG.normal(size=(2, 2, 2, 2)))
+    g.op("Conv2DBackpropInput", "up", [out_size, w, x], **window_attrs(2, "SAME"))
+    model_json, weights = g.write(tmp_path / "tfjs", ["up"])
+    with pytest.raises(ModelError, match="dynamic_hw=False"):
+        convert_tfjs_graph(model_json, weights, tmp_path / "m.onnx", dynamic_hw=True)
+
+
+def test_selfie_like_block(tmp_path: Path) -> None:
+    """The segmentation graphs' building blocks in one graph: hard-swish (Add const, Relu6, Mul, Mul
+    const), a squeeze-excite gate (global AvgPool, conv, Relu, Sigmoid, Mul broadcast), AddN, a
+    transposed convolution back to full size and a final Sigmoid."""
+    g = Graph()
+    x = g.placeholder("x", (1, 16, 16, 3))
+    c1 = conv(g, "c1", x, 3, 8, k=3, stride=2, padding="SAME")
+    plus3 = g.op("Add", "plus3", [g.const("three", np.float32(3.0), quant=None), c1])
+    r6 = g.op("Relu6", "r6", [plus3])
+    hs = g.op("Mul", "hs", [g.op("Mul", "sixth", [g.const("k6", np.float32(1 / 6), quant=None), r6]), c1])
+    dw = g.op(
+        "DepthwiseConv2dNative",
+        "dw",
+        [hs, g.const("dw/w", RNG.normal(size=(3, 3, 8, 1)) * 0.3)],
+        **window_attrs(1, "SAME"),
+    )
+    pooled = g.op("AvgPool", "gap", [dw], **window_attrs(8, "VALID", k=8))
+    se = g.op(
+        "Sigmoid",
+        "se",
+        [conv(g, "se/c", g.op("Relu", "se/r", [conv(g, "se/a", pooled, 8, 4, k=1)]), 4, 8, k=1)],
+    )
+    gated = g.op("Mul", "gated", [dw, se])
+    summed = g.op("AddN", "sum", [gated, hs, dw], N={"i": "3"})
+    up = g.op(
+        "Conv2DBackpropInput",
+        "up",
+        [g.ints("up/size", [1, 16, 16, 1]), g.const("up/w", RNG.normal(size=(2, 2, 1, 8)) * 0.3), summed],
+        **window_attrs(2, "SAME"),
+    )
+    g.op("Sigmoid", "mask", [up])
+    check(tmp_path, g, ["mask", "sum"], dynamic_hw=False)

@@ -19,7 +19,7 @@ network turns its better separation into recall. When the reference lets no stra
 video match at a threshold (too few pairs to anchor a rate), its **miss rate** among the
 same-person pairs is matched the same way instead, and the threshold is kept above every stranger
 pair. Calibrating the provisioned network against itself gives back the shipped thresholds within
-the gap between neighbouring pairs (MOT16-09: 0.69/0.70/0.80 → see docs/signatures.md).
+the gap between neighbouring pairs (MOT16-09: 0.69 / 0.70 / 0.80 → 0.688 / 0.704 / 0.800).
 
 Caveats (docs/signatures.md): two halves of one track come from one pass of the camera seconds
 apart, kinder than a return hours later; tracker identity switches can put one person in two

@@ -31,16 +31,23 @@ __all__ = ["SUPPORTED_OPS", "convert_tfjs_graph", "tfjs_graph_to_onnx"]
 SUPPORTED_OPS = frozenset(
     {
         "Add",
+        "AddN",
         "AddV2",
+        "AvgPool",
         "ConcatV2",
         "Const",
         "Conv2D",
+        "Conv2DBackpropInput",
+        "DepthwiseConv2dNative",
         "Identity",
         "LeakyRelu",
         "MaxPool",
+        "Mul",
         "Pad",
         "PadV2",
         "Placeholder",
+        "Relu",
+        "Relu6",
         "Reshape",
         "ResizeBilinear",
         "Sigmoid",
@@ -326,6 +333,13 @@ class _Builder:
             "Sigmoid": self._sigmoid,
             "Add": self._add,
             "AddV2": self._add,
+            "Mul": self._mul,
+            "AddN": self._add_n,
+            "Relu": self._relu,
+            "Relu6": self._relu6,
+            "AvgPool": self._avgpool,
+            "DepthwiseConv2dNative": self._depthwise,
+            "Conv2DBackpropInput": self._conv_transpose,
             "ConcatV2": self._concat,
             "Transpose": self._transpose,
             "Reshape": self._reshape,
@@ -552,33 +566,161 @@ class _Builder:
         self._set(node, _Dyn(name, x.perm, x.shape, x.spatial))
 
     def _add(self, node: dict[str, Any]) -> None:
+        self._binary(node, "Add", np.add)
+
+    def _mul(self, node: dict[str, Any]) -> None:
+        self._binary(node, "Mul", np.multiply)
+
+    def _binary(self, node: dict[str, Any], op: str, fold: Callable[[Array, Array], Array]) -> None:
+        """An element-wise, commutative op with TF broadcasting (Add, Mul)."""
+        hint = op.lower()
         a, b = self._in(node, 0), self._in(node, 1)
         if isinstance(a, _Const) and isinstance(b, _Const):
-            self._set(node, _Const(np.add(a.value, b.value).astype(np.result_type(a.value, b.value))))
+            self._set(node, _Const(fold(a.value, b.value).astype(np.result_type(a.value, b.value))))
             return
         if isinstance(a, _Const):
             a, b = b, a
         assert isinstance(a, _Dyn)
         if isinstance(b, _Const):
-            other = self._const_for(b.value.astype(np.float32), a, "add_const")
+            other = self._const_for(b.value.astype(np.float32), a, f"{hint}_const")
             shape = np.broadcast_shapes(a.shape, b.value.shape)
-            name = self._emit("Add", [a.name, other], "add")[0]
+            name = self._emit(op, [a.name, other], hint)[0]
             self._set(node, _Dyn(name, a.perm, tuple(shape), a.spatial))
             return
         if len(a.shape) != len(b.shape):
             perm = _identity(max(len(a.shape), len(b.shape)))
-            lhs = self._to_perm(a, _identity(len(a.shape)), "add_lhs")
-            rhs = self._to_perm(b, _identity(len(b.shape)), "add_rhs")
+            lhs = self._to_perm(a, _identity(len(a.shape)), f"{hint}_lhs")
+            rhs = self._to_perm(b, _identity(len(b.shape)), f"{hint}_rhs")
             sp_a = (False,) * (len(perm) - len(a.spatial)) + a.spatial
             sp_b = (False,) * (len(perm) - len(b.spatial)) + b.spatial
         else:
             perm = a.perm
-            lhs, rhs = a.name, self._to_perm(b, a.perm, "add_rhs")
+            lhs, rhs = a.name, self._to_perm(b, a.perm, f"{hint}_rhs")
             sp_a, sp_b = a.spatial, b.spatial
         shape = np.broadcast_shapes(a.shape, b.shape)
-        name = self._emit("Add", [lhs, rhs], "add")[0]
+        name = self._emit(op, [lhs, rhs], hint)[0]
         spatial = tuple(x or y for x, y in zip(sp_a, sp_b, strict=True))
         self._set(node, _Dyn(name, perm, tuple(shape), spatial))
+
+    def _add_n(self, node: dict[str, Any]) -> None:
+        parts = [self._in(node, i) for i in range(self._n_inputs(node))]
+        dyn = [p for p in parts if isinstance(p, _Dyn)]
+        if not dyn or any(p.shape != dyn[0].shape for p in dyn):
+            raise ModelError(f"AddN {node['name']}: needs runtime inputs of one shape")
+        first = dyn[0]
+        names = [
+            self._to_perm(p, first.perm, "addn_in")
+            if isinstance(p, _Dyn)
+            else self._const_for(p.value.astype(np.float32), first, "addn_const")
+            for p in parts
+        ]
+        spatial = tuple(any(p.spatial[i] for p in dyn) for i in range(len(first.shape)))
+        name = self._emit("Sum", names, "addn")[0]
+        self._set(node, _Dyn(name, first.perm, first.shape, spatial))
+
+    def _relu(self, node: dict[str, Any]) -> None:
+        x = self._dyn(self._in(node, 0), "relu_in")
+        name = self._emit("Relu", [x.name], "relu")[0]
+        self._set(node, _Dyn(name, x.perm, x.shape, x.spatial))
+
+    def _relu6(self, node: dict[str, Any]) -> None:
+        x = self._dyn(self._in(node, 0), "relu6_in")
+        low = self._initializer(np.array(0.0, dtype=np.float32), "relu6_min")
+        high = self._initializer(np.array(6.0, dtype=np.float32), "relu6_max")
+        name = self._emit("Clip", [x.name, low, high], "relu6")[0]
+        self._set(node, _Dyn(name, x.perm, x.shape, x.spatial))
+
+    def _avgpool(self, node: dict[str, Any]) -> None:
+        """TF average pooling; with SAME padding the padded cells are not counted (ONNX's default)."""
+        x = self._dyn(self._in(node, 0), "avgpool_in")
+        perm, hw, _ = self._image_layout(node)
+        ksize = _attr(node, "ksize", [1, 1, 1, 1])
+        kernel = (ksize[hw[0]], ksize[hw[1]])
+        attrs, out_hw = self._window(node, x, kernel, hw)
+        attrs.pop("dilations", None)
+        name = self._emit(
+            "AveragePool", [self._to_perm(x, perm, "to_nchw")], "avgpool", kernel_shape=list(kernel), **attrs
+        )[0]
+        shape = list(x.shape)
+        shape[hw[0]], shape[hw[1]] = out_hw
+        self._set(node, _Dyn(name, perm, tuple(shape), x.spatial))
+
+    def _depthwise(self, node: dict[str, Any]) -> None:
+        """TF depthwise convolution (filter H×W×C×M, output channel c·M + m) as a grouped Conv."""
+        x = self._dyn(self._in(node, 0), "dw_in")
+        kernel = self._const_in(node, 1, "the filter").astype(np.float32)
+        perm, hw, caxis = self._image_layout(node)
+        channels = x.shape[caxis]
+        if kernel.ndim != 4 or kernel.shape[2] != channels:
+            raise ModelError(
+                f"DepthwiseConv2dNative {node['name']}: filter {kernel.shape} "
+                f"does not fit {channels} channels"
+            )
+        kh, kw, _, mult = kernel.shape
+        attrs, out_hw = self._window(node, x, (kh, kw), hw)
+        w = self._initializer(kernel.transpose(2, 3, 0, 1).reshape(channels * mult, 1, kh, kw), "dw_w")
+        name = self._emit(
+            "Conv",
+            [self._to_perm(x, perm, "to_nchw"), w],
+            "dwconv",
+            kernel_shape=[kh, kw],
+            group=channels,
+            **attrs,
+        )[0]
+        shape = list(x.shape)
+        shape[hw[0]], shape[hw[1]], shape[caxis] = out_hw[0], out_hw[1], channels * mult
+        self._set(node, _Dyn(name, perm, tuple(shape), x.spatial))
+
+    def _conv_transpose(self, node: dict[str, Any]) -> None:
+        """TF Conv2DBackpropInput (inputs: output size, filter H×W×out×in, tensor) as ConvTranspose
+        with explicit pads: SAME crops ``total // 2`` at the start, as TF's forward SAME pads."""
+        sizes = [int(v) for v in self._const_in(node, 0, "the output size").reshape(-1)]
+        kernel = self._const_in(node, 1, "the filter").astype(np.float32)
+        x = self._dyn(self._in(node, 2), "deconv_in")
+        perm, hw, caxis = self._image_layout(node)
+        if self.dynamic_hw and any(x.spatial):
+            raise ModelError(
+                f"Conv2DBackpropInput {node['name']}: a fixed output size cannot follow the input size; "
+                "convert with dynamic_hw=False"
+            )
+        if kernel.ndim != 4 or kernel.shape[3] != x.shape[caxis] or len(sizes) != 4:
+            raise ModelError(f"Conv2DBackpropInput {node['name']}: filter {kernel.shape} does not fit")
+        dil_full = _attr(node, "dilations", [1, 1, 1, 1]) or [1, 1, 1, 1]
+        if any(dil_full[a] != 1 for a in hw):
+            raise ModelError(f"Conv2DBackpropInput {node['name']}: dilations are not supported")
+        strides_full = _attr(node, "strides", [1, 1, 1, 1])
+        padding = _attr(node, "padding", "VALID")
+        begin, end, extra = [], [], []
+        for i, axis in enumerate(hw):
+            k, stride, size_in, size_out = kernel.shape[i], strides_full[axis], x.shape[axis], sizes[axis]
+            full = (size_in - 1) * stride + k
+            if padding == "SAME":
+                total = max((-(-size_out // stride) - 1) * stride + k - size_out, 0)
+                before = total // 2
+            elif padding == "VALID":
+                before = 0
+            else:
+                raise ModelError(f"Conv2DBackpropInput {node['name']}: padding {padding} is not supported")
+            after = full - before - size_out
+            begin.append(before)
+            end.append(max(after, 0))
+            extra.append(max(-after, 0))
+        if any(e >= s for e, s in zip(extra, (strides_full[a] for a in hw), strict=True)):
+            raise ModelError(f"Conv2DBackpropInput {node['name']}: output size {sizes} does not fit")
+        attrs: dict[str, Any] = {"strides": [strides_full[a] for a in hw], "pads": begin + end}
+        if any(extra):
+            attrs["output_padding"] = extra
+        w = self._initializer(kernel.transpose(3, 2, 0, 1), "deconv_w")
+        name = self._emit(
+            "ConvTranspose",
+            [self._to_perm(x, perm, "to_nchw"), w],
+            "deconv",
+            kernel_shape=list(kernel.shape[:2]),
+            **attrs,
+        )[0]
+        shape = list(x.shape)
+        shape[hw[0]], shape[hw[1]], shape[caxis] = sizes[hw[0]], sizes[hw[1]], kernel.shape[2]
+        self._set(node, _Dyn(name, perm, tuple(shape), x.spatial))
 
     def _concat(self, node: dict[str, Any]) -> None:
         n = self._n_inputs(node)
