@@ -110,14 +110,14 @@ def overlay_items(
 
 
 def _grab_frame(source_uri: str, at_s: float):  # type: ignore[no-untyped-def]
-    from keliu.vision.sources import ReconnectPolicy, open_source
+    from keliu.vision.snapshot import grab_frame
 
-    policy = ReconnectPolicy(max_attempts=3, max_attempts_at_start=3)
-    with open_source(source_uri, reconnect=policy) as source:
-        for frame in source.frames():
-            if frame.t_s >= at_s:
-                return frame.image_bgr
-    raise InputError(f"--at-s {at_s:g}: the video ends before that time")
+    try:
+        return grab_frame(source_uri, at_s)
+    except InputError as exc:
+        if str(exc).startswith("the video ends before"):
+            raise InputError(f"--at-s {at_s:g}: the video ends before that time") from None
+        raise
 
 
 def _write_png(out: Path, png: bytes) -> None:

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keliu.config import CameraConfig
 from keliu.errors import Conflict, KeliuError, NotFound
@@ -120,6 +120,8 @@ class _Runner(CameraSink):
         self._stats_at = time.monotonic()
         self._stats_frames = 0
         self._noted_at = time.monotonic()
+        # the last analysed frame, in memory only (for a snapshot through the API; never stored)
+        self.latest: tuple[float, Any] | None = None
         self.thread = threading.Thread(target=self._run, name=f"camera-{site_id}-{camera.id}", daemon=True)
 
     # -- control (supervisor's thread) -------------------------------------------------------------
@@ -298,6 +300,8 @@ class _Runner(CameraSink):
 
     def step(self, loop: CameraLoop, step: CameraStep) -> None:
         bus, site_id, camera_id = self.sup.bus, self.site_id, self.camera.id
+        if step.frame is not None:
+            self.latest = (time.monotonic(), step.frame.image_bgr)
         if step.crossings:
             started = loop.started_at or datetime.now(UTC)
             for c in step.crossings:
@@ -437,6 +441,16 @@ class Supervisor:
 
     def camera(self, site_id: str, camera_id: str) -> CameraInfo:
         return self._runner(site_id, camera_id).info()
+
+    def latest_frame(self, site_id: str, camera_id: str, max_age_s: float) -> Any | None:
+        """The camera's last analysed frame (BGR array, in memory) if it is at most ``max_age_s``
+        old; None if older, none yet, or the camera is not running."""
+        with self._lock:
+            runner = self._runners.get((site_id, camera_id))
+        latest = runner.latest if runner is not None else None
+        if latest is None or time.monotonic() - latest[0] > max_age_s:
+            return None
+        return latest[1]
 
     def running(self) -> bool:
         """Whether any camera thread is still running (files not finished, streams not stopped)."""

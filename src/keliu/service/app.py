@@ -38,6 +38,7 @@ from keliu.service.routers import (
     reception,
     reports,
     sites,
+    snapshot,
     staff,
     users,
     visits,
@@ -125,6 +126,7 @@ def create_app(settings: ServiceSettings, store: Store, runtime: ServiceRuntime 
         staff,
         visits,
         privacy,
+        snapshot,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(build_live_router(runtime.hub, authorize=_listener), prefix=API_PREFIX)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keliu.config import CameraConfig, SiteConfig
 from keliu.errors import Conflict, KeliuError
@@ -204,6 +204,15 @@ class ServiceRuntime:
             log.error("device %s/%s not started: %s", device.site_id, device.camera_id, exc)
             return False
         return True
+
+    def running_camera(self, site_id: str, camera_id: str) -> CameraConfig | None:
+        """The configuration the runtime runs for that camera (config file or API device), if any."""
+        with self._lock:
+            return self._cameras.get(site_id, {}).get(camera_id)
+
+    def latest_frame(self, site_id: str, camera_id: str, max_age_s: float = 5.0) -> Any | None:
+        """The running camera's last analysed frame (in memory) if recent enough, else None."""
+        return self.supervisor.latest_frame(site_id, camera_id, max_age_s)
 
     def camera_status(self, site_id: str, camera_id: str) -> CameraInfo | None:
         try:
