@@ -26,6 +26,14 @@ TP / came-backs. The recommended threshold maximises F1 with precision ≥ 0.90 
 
 Caveat: both parts come from one pass through the same camera view a few seconds apart, the same
 light and often the same side of the person, so this is kinder than a real return hours later.
+
+``--space-time [--exits-seen P]`` also measures the space-time rule (``ResolverRules.
+reentry_needs_exit``: an entry continues only a visit whose exit was seen before it). The days above
+have no exits, so it needs days that do: every visit-1 person also leaves, 5–25 min after entering
+(uniform, seeded), through the door camera (an exit-only sighting seen 3 s, with the person's
+visit-1 signature: the exit is assumed linked to the right visit by appearance), each exit seen
+with probability P (default 1.0; a missed exit is a door-count miss). Came-backs arrive after
+everyone has left. The same days are resolved with the rule off and on; exits are not decisions.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from _material import SEQUENCES, SequenceMaterial, build_all
-from keliu.domain.visits import Sighting, similarity
+from keliu.domain.visits import Sighting, SightingCrossing, Signature, similarity
 from keliu.evaluation.visits_bench import (
     Decision,
     MatchScore,
@@ -66,6 +74,7 @@ class Planned:
     label: str  # the person
     expected: str | None  # whose earlier visit it should continue (None: a newcomer)
     visit1: bool = False  # a visit-1 sighting (the first block of the day)
+    scored: bool = True  # False: an exit (--space-time days), not a decision
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,17 @@ class Result:
     seconds: float
 
 
-def site_day(material: SequenceMaterial, fold: int) -> list[Planned]:
-    """One simulated day (see the module docstring) of fold 0 or 1."""
+def exit_sighting(site_id: str, track_id: int, at: datetime, signature: Signature) -> Sighting:
+    """An exit-only door sighting (one ``out`` crossing at ``at``, seen 3 s)."""
+    crossing = SightingCrossing("door-line", "out", at, (0.5, 0.9))
+    return Sighting(
+        site_id, "door", track_id, at, at + timedelta(seconds=3), (crossing,), signature=signature
+    )
+
+
+def site_day(material: SequenceMaterial, fold: int, exits_seen: float | None = None) -> list[Planned]:
+    """One simulated day (see the module docstring) of fold 0 or 1; with ``exits_seen`` the visit-1
+    people also leave (each exit seen with that probability)."""
     seq = material.sequence
     sig = material.signatures[""]
     halves = (material.people[0::2], material.people[1::2])
@@ -95,10 +113,24 @@ def site_day(material: SequenceMaterial, fold: int) -> list[Planned]:
     out: list[Planned] = []
     track = 0
     at = START
+    stays = random.Random(f"{SEED}/{seq}/{fold}/exits")
+    exits: list[Planned] = []
     for pid in first:
         track += 1
         out.append(Planned(door_sighting(seq, track, at, sig[(pid, "first")]), str(pid), None, visit1=True))
+        if exits_seen is not None:
+            left = at + timedelta(minutes=stays.uniform(5.0, 25.0))
+            if stays.random() < exits_seen:
+                exits.append(
+                    Planned(
+                        exit_sighting(seq, 10_000 + track, left, sig[(pid, "first")]),
+                        str(pid),
+                        None,
+                        scored=False,
+                    )
+                )
         at += SPACING
+    out = sorted(out + exits, key=lambda p: p.sighting.first_seen)
     at += PAUSE
     for pid, back in later:
         track += 1
@@ -110,20 +142,25 @@ def site_day(material: SequenceMaterial, fold: int) -> list[Planned]:
     return out
 
 
-def resolve(day: list[Planned], threshold: float) -> tuple[MatchScore, int]:
+def resolve(day: list[Planned], threshold: float, *, space_time: bool = False) -> tuple[MatchScore, int]:
     """Run one site day through a fresh resolver at ``threshold``; its score and the false matches
     among the visit-1 sightings."""
     site = day[0].sighting.site_id
-    resolver = Resolver(site, ResolverRules(match_threshold=threshold))
+    resolver = Resolver(site, ResolverRules(match_threshold=threshold, reentry_needs_exit=space_time))
     ledger = VisitLedger()
     decisions: list[Decision] = []
+    day_scored = [p for p in day if p.scored]
     for p in day:
+        if not p.scored:
+            for visit in resolver.add(p.sighting):
+                ledger.visits[visit.visit_id] = visit
+            continue
         entry = p.sighting.entries[0]
         got = ledger.record(p.label, entry.at, p.sighting.camera_id, resolver.add(p.sighting))
         if got is None:
             raise RuntimeError(f"{site}: no visit holds the entry of person {p.label}")
         decisions.append(Decision(p.expected, got.continued))
-    visit1 = score_decisions(d for d, p in zip(decisions, day, strict=True) if p.visit1)
+    visit1 = score_decisions(d for d, p in zip(decisions, day_scored, strict=True) if p.visit1)
     return score_decisions(decisions), visit1.false_matches
 
 
@@ -146,6 +183,19 @@ def separation(material: SequenceMaterial) -> tuple[float, float, float, float]:
         float(np.median(other)) if other else float("nan"),
         hits / len(material.people),
     )
+
+
+def space_time_curves(
+    materials: list[SequenceMaterial], thresholds: tuple[float, ...], exits_seen: float
+) -> dict[str, list[tuple[float, MatchScore]]]:
+    """All-sequence curves on days with exits: the rule off ("exits") and on ("exits + rule")."""
+    days = [d for m in materials for d in (site_day(m, 0, exits_seen), site_day(m, 1, exits_seen)) if d]
+    curves: dict[str, list[tuple[float, MatchScore]]] = {}
+    for label, rule in (("exits, rule off", False), ("exits, rule on", True)):
+        curves[label] = [
+            (t, sum((resolve(day, t, space_time=rule)[0] for day in days), MatchScore())) for t in thresholds
+        ]
+    return curves
 
 
 def run(
@@ -196,8 +246,24 @@ def _row(t: float, s: MatchScore, early: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sequences", nargs="+", default=list(SEQUENCES))
+    ap.add_argument("--space-time", action="store_true", help="also measure reentry_needs_exit")
+    ap.add_argument("--exits-seen", type=float, nargs="+", default=[1.0], help="with --space-time")
     args = ap.parse_args(argv)
-    result = run(tuple(args.sequences))
+    materials = build_all(tuple(args.sequences))
+    result = run(tuple(args.sequences), materials=materials)
+    if args.space_time:
+        for seen in args.exits_seen:
+            curves = space_time_curves(materials, THRESHOLDS, seen)
+            print(f"\nspace-time, visit-1 exits seen with probability {seen:.2f} (all sequences):")
+            print("| days | match_threshold | precision | recall | F1 | TP | wrong | false match | missed |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            for label, curve in [("no exits, rule off", result.curve), *curves.items()]:
+                for t, sc in curve:
+                    if round(t, 2) in (0.60, 0.65, 0.69, 0.72, 0.75):
+                        print(f"| {label} | {_row(t, sc, 0)[2:].replace(' (0)', '')}")
+                t, best = max(curve, key=lambda r: (round(r[1].f1, 9), -r[0]))
+                scores = f"{best.precision:.3f} | {best.recall:.3f} | {best.f1:.3f}"
+                print(f"| {label}, best F1 | {t:.2f} | {scores} | | | | |")
     default = ResolverRules().match_threshold
     first = result.curve[0][1]
     print(

@@ -26,6 +26,7 @@ __all__ = [
     "SiteConfig",
     "TrackerConfig",
     "VisitorConfig",
+    "WalkingTimeConfig",
     "ZoneConfig",
     "load_site_config",
 ]
@@ -241,6 +242,19 @@ class SiteInfo(_Strict):
         return value
 
 
+class WalkingTimeConfig(_Strict):
+    """The shortest time a person needs between two cameras' views (space-time rule)."""
+
+    cameras: tuple[Identifier, Identifier] = Field(title="Two camera ids")
+    min_s: float = Field(title="Shortest walk (s)", ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _two_cameras(self) -> WalkingTimeConfig:
+        if self.cameras[0] == self.cameras[1]:
+            raise ValueError("walking_times: name two different cameras")
+        return self
+
+
 class VisitorConfig(_Strict):
     """How tracks become visits (docs/visitors.md): de-dup window, memory, batches, business hours."""
 
@@ -288,6 +302,24 @@ class VisitorConfig(_Strict):
     )
     courier_max_stay_s: float = Field(
         300.0, title="Courier max stay (s)", description="Colour rules exclude only stays this short.", gt=0
+    )
+    reentry_needs_exit: bool = Field(
+        False,
+        title="Re-entry needs a seen exit",
+        description="An entry continues a visit only when that visit's exit was seen before it "
+        "(sites whose every door is counted; docs/signatures.md).",
+    )
+    min_reentry_s: float = Field(
+        0.0,
+        title="Shortest re-entry (s)",
+        description="With the rule above: exit to re-entry.",
+        ge=0,
+        le=3600,
+    )
+    walking_times: list[WalkingTimeConfig] = Field(
+        default_factory=list,
+        title="Walking times between cameras",
+        description="Sightings on two cameras closer in time than this are different people.",
     )
 
     @field_validator("business_hours", mode="before")

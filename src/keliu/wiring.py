@@ -146,6 +146,9 @@ def resolver_rules(site: SiteConfig) -> ResolverRules:
         exclude_outside_hours=visitors.exclude_outside_hours,
         staff_zone_ids=tuple(visitors.staff_zones),
         courier_max_stay_s=visitors.courier_max_stay_s,
+        reentry_needs_exit=visitors.reentry_needs_exit,
+        min_reentry_s=visitors.min_reentry_s,
+        min_travel_s=tuple((w.cameras[0], w.cameras[1], w.min_s) for w in visitors.walking_times),
     )
 
 

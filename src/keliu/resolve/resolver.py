@@ -14,9 +14,11 @@ How one sighting is resolved (all of its crossings belong to one person):
 3. **De-dup / cross-camera**: otherwise the best-matching person seen at this site (any camera)
    within ``dedup_window_s`` of this sighting (similarity ≥ ``match_threshold``; ``staff_threshold``
    against staff people; ties: nearest in time, then smaller key) is the same person. Two sightings
-   that overlap in time on the same camera are never the same person. A sighting with only exits
-   prefers people whose visit is open, and may match an open visit up to ``open_visit_s`` after the
-   person was last seen (people inside may be seen by no camera).
+   that overlap in time on the same camera are never the same person; with the space-time rules an
+   entry continues only a visit whose exit was seen before it (``reentry_needs_exit``), and
+   sightings on two cameras are at least their walking time apart (``min_travel_s``). A sighting
+   with only exits prefers people whose visit is open, and may match an open visit up to
+   ``open_visit_s`` after the person was last seen (people inside may be seen by no camera).
 4. Otherwise a new person. A sighting **without a signature** cannot be matched, so each of its
    sightings is a new person (only rule 1 applies): de-dup cannot work for it.
 
@@ -477,8 +479,9 @@ class Resolver:
 
     def _compatible(self, person: _Person, s: Sighting, exit_only: bool) -> float | None:
         """Seconds between the person and the sighting if they can be the same person: within the
-        de-dup window (an exit: within ``open_visit_s`` of an open visit) and never seen at the same
-        time on the same camera; else None."""
+        de-dup window (an exit: within ``open_visit_s`` of an open visit), never seen at the same
+        time on the same camera, and the space-time rules (``reentry_needs_exit``, ``min_travel_s``)
+        hold; else None."""
         gap = _gap_s(person.first_seen, person.last_seen, s.first_seen, s.last_seen)
         window = self.rules.dedup_window_s
         if exit_only and person.open_visit():
@@ -487,7 +490,30 @@ class Resolver:
             return None
         if any(a < s.last_seen and s.first_seen < b for a, b in person.spans.get(s.camera_id, [])):
             return None
+        if not self._plausible(person, s):
+            return None
         return gap
+
+    def _plausible(self, person: _Person, s: Sighting) -> bool:
+        """The space-time rules: an entry needs the person's exit seen before it (staff exempt), and
+        sightings on two cameras need at least their walking time between them."""
+        rules = self.rules
+        if rules.reentry_needs_exit and person.staff is None and person.visit is not None:
+            entry = min((c.at for c in s.crossings if c.direction == "in"), default=None)
+            if entry is not None:
+                v = person.visit
+                if v.last_exit is None or v.last_exit < v.entries[-1].at:
+                    return False  # still inside: nobody saw them leave
+                if (entry - v.last_exit).total_seconds() < rules.min_reentry_s:
+                    return False
+        for cam_a, cam_b, walk_s in rules.min_travel_s:
+            if s.camera_id not in (cam_a, cam_b):
+                continue
+            other = cam_b if s.camera_id == cam_a else cam_a
+            for a, b in person.spans.get(other, []):
+                if _gap_s(a, b, s.first_seen, s.last_seen) < walk_s:
+                    return False
+        return True
 
     def _match_person(
         self,

@@ -71,6 +71,18 @@ class ResolverRules:
     # this long, once the exit is known.
     courier_max_stay_s: float = 300.0
 
+    # Space-time (docs/signatures.md, "Space-time constraints"). With ``reentry_needs_exit`` an entry
+    # continues a person's visit only when that visit's exit was seen, after its last entry and at
+    # least ``min_reentry_s`` before this entry: somebody still inside cannot walk in again. Off by
+    # default: it turns every missed exit into a de-dup miss, and it suits sites whose every door is
+    # counted (bench/dedup.py --space-time has the figures).
+    reentry_needs_exit: bool = False
+    min_reentry_s: float = 0.0
+    # Walking times between cameras: (camera a, camera b, seconds). A sighting on one of them can be
+    # the person seen on the other only when the two sightings are at least that far apart in time
+    # (either direction); pairs not listed are unconstrained.
+    min_travel_s: tuple[tuple[str, str, float], ...] = ()
+
     # Two sightings of the same camera and track id are one person when the second starts at most
     # this long after the first ended (a track cut at a time limit, a long track emitted in parts).
     track_continuation_s: float = 10.0
@@ -95,6 +107,8 @@ class ResolverRules:
             raise ValueError("open_visit_s must be >= 0")
         if self.batch_gap_s < 0 or self.batch_proximity < 0 or self.track_continuation_s < 0:
             raise ValueError("batch_gap_s, batch_proximity and track_continuation_s must be >= 0")
+        if self.min_reentry_s < 0 or any(t < 0 or a == b for a, b, t in self.min_travel_s):
+            raise ValueError("min_reentry_s and walking times must be >= 0, between two cameras")
         if self.weekly_minutes is not None and len(self.weekly_minutes) != 7:
             raise ValueError("weekly_minutes needs 7 entries, Monday first")
         ZoneInfo(self.timezone)  # raises for an unknown time zone name
