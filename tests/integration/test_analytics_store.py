@@ -179,7 +179,8 @@ def test_home_dashboard_worked_example(store: Store) -> None:
     assert chain.sites == 2 and chain.brief.items[0].total.value == 5
     assert chain.ranking is not None
     assert [(r.site_id, r.value) for r in chain.ranking.ranking] == [("s1", 4), ("s2", 1)]
-    assert [r.site_id for r in chain.ranking.overview] == ["s2", "s1"]  # weight 2 first
+    o = chain.ranking.overview  # totals and comparisons, not the ranking's table again
+    assert (o.stores, o.total, o.top_site_id, o.top_share) == (2, 5, "s1", 0.8)
     assert chain.month_target.target == 100
 
 
@@ -292,16 +293,20 @@ def test_trend_peaks_indices_weather_and_multi_store(store: Store) -> None:
     assert (tr.mean, tr.peak, tr.peak_at) == (1.4, 3, "2025-03-01")  # 14 visits / 10 days; Saturday 1 March
     slots, weekdays, weather = q.peaks(store, "s1", date(2025, 3, 10), days=10)
     assert [s.per_day for s in slots.slots] == [1.0, 0.0, 0.0, 0.4]
-    assert slots.peak == "morning"  # 0.25 per hour vs 0.4 / 6
+    assert slots.peak == "morning"  # 1.0 visitor a day vs 0.4 in the evening
     assert {w.key: w.mean for w in weekdays}["5"] == 3.0  # Saturdays (1 and 8 March)
     assert [(w.key, w.mean) for w in weather] == [("sunny", 3.0), ("rain", 1.0)]
     idx = q.indices(store, "s1", date(2025, 3, 10), days=10)
     # m2..m9 came 2 days after an earlier visit inside the window; m1's previous was on 28 February
     assert (idx.visits, idx.repeat_visits, idx.persons) == (14, 8, 6)
+    # two people: m0, m2, m4, … and m1, m3, … (each linked to the visit two days before); the four
+    # Saturday evening visitors came once → 2 of 6 persons came twice or more (not 8 / 14)
+    assert (idx.returning_persons, idx.unlinked_repeats, idx.return_index) == (2, 0, approx(2 / 6))
     ri = q.return_intervals(store, "s1", date(2025, 3, 1), date(2025, 3, 10))
     assert ri.buckets[0] == ("1-3", 9, 1.0)
     p = q.profile(store, "s1", date(2025, 3, 1), date(2025, 3, 10))
-    assert (p.total, p.unknown_share, p.main_group) == (14, 1.0, None)
+    assert (p.total, p.available, p.cells, p.unknown_share, p.main_group) == (14, False, (), None, None)
+    assert p.reason is not None and "no gender/age attribute model is installed" in p.reason
     kp = q.kpis(store, "s1", date(2025, 3, 11))
     assert (kp[0].value, kp[1].value) == (1, 9)  # 10 March; week 3–9 March (7 + 2 on the 8th)
     ms = q.multi_store(store, date(2025, 3, 1), date(2025, 3, 10))
@@ -324,6 +329,35 @@ def test_holidays(store: Store) -> None:
     assert (qm.normal_daily_mean, qm.burst, qm.vs_last_year) == (1.0, 3.0, None)  # no traffic in 2024
     assert found[("妇女节", timedelta(0))].total == 1  # festival day 8 March
     assert found[("清明节", timedelta(0))].total == 3
+    assert all(h.status == "past" for h in found.values())  # default today: now, after 2025
+
+
+def test_holidays_upcoming_and_compared_like_with_like(store: Store) -> None:
+    """A holiday not yet begun is upcoming (no 0, no −100 %); the 国庆节 festival day (1 October) is
+    compared with the festival day before it and the National Day break with the break before it,
+    never the one with the other."""
+    vs = [visit(f"n{i}", local(2024, 8, 20, 12) + timedelta(days=i)) for i in range(60)]  # to 18 Oct
+    store.save_visits(vs)
+    by_key = {
+        (h.holiday.name, h.holiday.kind): h for h in q.holidays(store, "s1", 2024, today=date(2024, 10, 3))
+    }
+    day = by_key[("国庆节", "festival")]
+    brk = by_key[("国庆节", "break")]
+    assert (day.holiday.first, day.holiday.last, brk.holiday.first, brk.holiday.last) == (
+        date(2024, 10, 1), date(2024, 10, 1), date(2024, 10, 1), date(2024, 10, 7)
+    )  # fmt: skip
+    assert day.previous is not None and day.previous.kind == "festival"
+    assert (day.previous.name, day.previous.first) == ("中秋节", date(2024, 9, 17))
+    assert brk.previous is not None and (brk.previous.kind, brk.previous.name) == ("break", "中秋节")
+    assert (brk.previous.first, brk.previous.last) == (date(2024, 9, 15), date(2024, 9, 17))
+    assert (day.status, day.total, day.vs_previous) == ("past", 1, 0.0)
+    assert (brk.status, brk.total, brk.days_counted, brk.daily_mean) == ("in_progress", 3, 3, 1.0)
+    assert all(h.previous is None or h.previous.kind == h.holiday.kind for h in by_key.values())
+    for key in (("双十一", "festival"), ("圣诞节", "festival")):
+        h = by_key[key]
+        assert (h.status, h.total, h.daily_mean, h.vs_previous, h.vs_last_year, h.burst) == (
+            "upcoming", None, None, None, None, None
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- zones, audit

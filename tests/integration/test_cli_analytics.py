@@ -231,6 +231,7 @@ def cases() -> list[tuple[list[str], Any]]:
             lambda s: dict(zip(("time_slots", "weekdays", "weather"), q.peaks(s, "s1", D, 7), strict=True)),
         ),
         (["holidays", *s1, "--year", "2025"], lambda s: q.holidays(s, "s1", 2025)),
+        (["holidays", *s1, "--year", "2025", "--at", NOW_ISO], lambda s: q.holidays(s, "s1", 2025, today=D)),
         (["multi-store", *day], lambda s: q.multi_store(s, D, D)),
         (["floors", *s1, *day], lambda s: q.floors(s, "s1", D, D)),
         (["shops", *s1, "--month", "2025-03"], lambda s: q.shops(s, "s1", date(2025, 3, 1))),
@@ -360,6 +361,42 @@ def test_metric_numbers_by_hand(store: Store, db_url: str) -> None:
     assert audit["overall"]["batch_match"] == 1.0  # batches a and b vs 2 counted
     doc = invoke(db_url, "analytics", "peaks", "--site", "s1", "--day", DAY, "--json")
     assert doc["params"] == {"from": "2025-02-04", "to": DAY, "days": 30}
+
+
+def test_years_print_as_years_and_missing_figures_say_why(store: Store, db_url: str) -> None:
+    """The tables print a year as 2025 (not "2,025"), a holiday not yet begun as upcoming with no
+    figures, the profile without an attribute model as one sentence, and the multi-store overview
+    as totals (the ordered store table once, in the ranking)."""
+    text = invoke(db_url, "analytics", "holidays", "--site", "s1", "--year", "2025", "--at", NOW_ISO)
+    assert "year 2025" in text and "2,025" not in text, text
+    assert "upcoming" in text and "-100.0 %" not in text
+    holidays = result(db_url, "holidays", "--site", "s1", "--year", "2025", "--at", NOW_ISO)
+    national = [h for h in holidays if h["holiday"]["name"].startswith("国庆节")]  # 2025: with 中秋节
+    assert {h["holiday"]["kind"] for h in national} == {"break", "festival"}
+    assert all(
+        h["status"] == "upcoming" and h["total"] is None and h["vs_previous"] is None for h in national
+    )
+    profile = invoke(db_url, "analytics", "profile", "--site", "s1", "--day", DAY)
+    assert "no gender/age attribute model is installed" in profile and "unknown" not in profile, profile
+    doc = result(db_url, "profile", "--site", "s1", "--day", DAY)
+    assert (doc["available"], doc["cells"], doc["gender_shares"], doc["unknown_share"]) == (
+        False,
+        [],
+        [],
+        None,
+    )
+    overview = result(db_url, "multi-store", "--day", DAY)["overview"]
+    assert isinstance(overview, dict) and (
+        overview["stores"],
+        overview["total"],
+        overview["top_site_id"],
+    ) == (
+        2,
+        5,
+        "s1",
+    )
+    shown = invoke(db_url, "analytics", "multi-store", "--day", DAY)
+    assert shown.count("s2") == 1, shown  # in the ranking only
 
 
 def test_help_lists_the_metrics_with_chinese_names() -> None:

@@ -319,6 +319,47 @@ def test_every_catalogue_metric_is_reachable_for_a_site(api: tuple[TestClient, S
     assert_error(client.get("/api/v1/metrics/trend"), 403, "forbidden")
 
 
+def test_metric_shapes_the_screens_render(api: tuple[TestClient, Store]) -> None:
+    """The numbers issue 12's review found wrong, through the API the web UI calls: 返场指数 of
+    persons, the peak slot by visitors per day, upcoming holidays without figures and compared like
+    with like, the profile unavailable in words, the overview as totals (not the ranking again)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from keliu.demo.load import seed_demo
+
+    client, store = api
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    seed_demo(store, 1, 31, today, seed=4)
+    login(client, "admin")
+    site = "/api/v1/sites/demo-001/metrics"
+    day = {"day": today.isoformat()}
+    idx = client.get(f"{site}/indices", params=day).json()["result"]
+    assert idx["persons"] == idx["visits"] - idx["repeat_visits"] and idx["returning_persons"] > 0
+    assert idx["return_index"] == idx["returning_persons"] / idx["persons"]
+    slots = client.get(f"{site}/peaks", params=day).json()["result"]["time_slots"]
+    assert slots["peak"] == max(slots["slots"], key=lambda s: s["per_day"] or 0)["name"]
+    year = today.year + 1
+    holidays = client.get(f"{site}/holidays", params={"year": year}).json()["result"]
+    assert holidays and all(h["status"] == "upcoming" for h in holidays)
+    assert all(
+        h["total"] is None and h["vs_previous"] is None and h["vs_last_year"] is None for h in holidays
+    )
+    for h in holidays:
+        assert h["holiday"]["kind"] in ("break", "festival")
+        assert h["previous"] is None or h["previous"]["kind"] == h["holiday"]["kind"], h
+    past = client.get(f"{site}/holidays", params={"year": year, "at": f"{year + 1}-01-01T00:00"}).json()
+    assert {h["status"] for h in past["result"]} == {"past"}
+    profile = client.get(f"{site}/profile", params=day).json()["result"]
+    assert (profile["available"], profile["cells"], profile["unknown_share"]) == (False, [], None)
+    assert "attribute model" in profile["reason"] and profile["total"] > 0
+    ms = client.get("/api/v1/metrics/multi-store", params=day).json()["result"]
+    assert isinstance(ms["overview"], dict) and len(ms["ranking"]) == len(store.sites()) >= 2
+    assert (ms["overview"]["stores"], ms["overview"]["total"]) == (len(store.sites()), ms["total"])
+    assert ms["overview"]["top_site_id"] == ms["ranking"][0]["site_id"] == ms["top"]
+    assert not any(isinstance(v, list) and v and "rank" in v[0] for v in ms["overview"].values())
+
+
 def test_staff_suggestions_are_decided_from_the_command_line_too(
     api: tuple[TestClient, Store], db_url: str
 ) -> None:

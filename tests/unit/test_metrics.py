@@ -147,6 +147,15 @@ def test_profile_reports_unknown_honestly() -> None:
     assert (p.main_group.gender, p.main_group.age, p.main_group.share) == ("female", "21-30", 0.28)
     assert dict(p.gender_shares) == {"female": 0.28, "male": 0.2, "unknown": 0.52}
     assert p.unknown_share == 0.52
+    assert (p.available, p.reason) == (True, None)
+
+
+def test_profile_without_attribute_model_says_so() -> None:
+    """No attribute model: ``available`` false with a reason, and no chart data (not 100 % unknown)."""
+    p = m.profile_unavailable(50)
+    assert (p.available, p.total) == (False, 50)
+    assert p.reason is not None and "attribute model" in p.reason and "属性模型" in p.reason
+    assert (p.cells, p.gender_shares, p.unknown_share, p.main_group) == ((), (), None, None)
 
 
 # ------------------------------------------------------------------------------- A4, A5
@@ -342,18 +351,46 @@ def test_target_progress() -> None:
 
 
 def test_indices() -> None:
+    """返场指数 = persons with ≥ 2 visits in the window / persons (the seed's definition), not repeat
+    visits / visits. A comes three times (A2 and A3 each linked to the visit before by the time it
+    was last seen), B once in the window (its previous visit was in February), C and D once."""
+    start = at(1, 0)
+    a1 = m.VisitFacts(at(2, 10), False, None, 2, at(2, 10, 30), "a1")
+    d = m.VisitFacts(at(2, 10, 5), False, None, 0, at(2, 10, 45), "d")  # in at the same time, left later
+    a2_in = at(5, 11)
+    a2 = m.VisitFacts(a2_in, True, (a2_in - at(2, 10, 31)).total_seconds(), 0, at(5, 12), "a2")
+    a3_in = at(8, 18)
+    a3 = m.VisitFacts(a3_in, True, (a3_in - at(5, 12, 1)).total_seconds(), 1, None, "a3")
+    b = m.VisitFacts(at(10, 3), True, 20 * 86400.0, 3, None, "b")  # previous on 18 February: outside
+    c = m.VisitFacts(at(12, 3), False, None, 0, None, "c")
+    i = m.indices([a1, d, a2, a3, b, c], start)
+    assert (i.visits, i.repeat_visits, i.persons, i.returning_persons, i.unlinked_repeats) == (6, 2, 4, 1, 0)
+    assert (i.return_index, i.activity_index, i.browsing_index) == (0.25, 1.5, 1.0)  # old: 2/6
+    assert m.indices([], start).return_index is None
+
+
+def test_indices_link_chains_and_count_unlinked_repeats() -> None:
+    """Two people twice each (return index 100 %, where repeat visits / visits gave 50 %); a repeat
+    whose previous visit is not among the window's visits counts as one more person with ≥ 2 visits."""
     start = at(1, 0)
     day = 86400.0
     visits = [
-        m.VisitFacts(at(2, 3), False, None, shops=2),
-        m.VisitFacts(at(5, 3), True, 3 * day, shops=0),  # previous on 2 March: inside the window
-        m.VisitFacts(at(10, 3), True, 20 * day, shops=1),  # previous on 18 February: before it
-        m.VisitFacts(at(12, 3), True, 2 * day, shops=3),
+        m.VisitFacts(at(2, 3), False, None, 2, at(2, 4), "p1"),
+        m.VisitFacts(at(5, 3), True, 3 * day - 3600, 0, at(5, 4), "p2"),  # last seen 2 Mar 04:00
+        m.VisitFacts(at(10, 3), True, 20 * day, 1, at(10, 4), "q1"),  # previous on 18 February
+        m.VisitFacts(at(12, 3), True, 2 * day - 3600, 3, at(12, 5), "q2"),  # last seen 10 Mar 04:00
     ]
     i = m.indices(visits, start)
-    assert (i.visits, i.repeat_visits, i.persons) == (4, 2, 2)
-    assert (i.return_index, i.activity_index, i.browsing_index) == (0.5, 2.0, 1.5)
-    assert m.indices([], start).return_index is None
+    assert (i.persons, i.returning_persons, i.return_index, i.activity_index) == (2, 2, 1.0, 2.0)
+    lost = m.VisitFacts(at(20, 9), True, 5 * day, 0, at(20, 10), "r")  # nobody was seen on 15 Mar 09:00
+    i = m.indices([*visits, lost], start)
+    assert (i.repeat_visits, i.persons, i.unlinked_repeats, i.returning_persons) == (3, 2, 1, 2)  # capped
+    s = m.VisitFacts(at(15, 8), False, None, 0, at(15, 8, 59), "s")  # out 1 min before it was last seen
+    i = m.indices([*visits, s, lost], start)
+    assert (i.persons, i.returning_persons, i.unlinked_repeats, i.return_index) == (3, 3, 0, 1.0)
+    far = m.VisitFacts(at(15, 8), False, None, 0, at(15, 8, 50), "s")  # out 10 min before: not linked
+    i = m.indices([*visits, far, lost], start)
+    assert (i.persons, i.returning_persons, i.unlinked_repeats) == (3, 3, 1)
 
 
 def test_time_slots_weekdays_and_weather() -> None:
@@ -365,7 +402,7 @@ def test_time_slots_weekdays_and_weather() -> None:
         ("afternoon", 20.0, 5.0),
         ("evening", 30.0, 5.0),
     ]
-    assert p.peak == "noon"
+    assert p.peak == "evening"  # 30 visitors a day on average; noon has the highest hourly rate (8/h)
     daily = {date(2025, 3, 3): 100.0, date(2025, 3, 10): 200.0, date(2025, 3, 4): 50.0}
     assert m.means_by_weekday(daily) == (m.MeanBy("0", 150.0, 2), m.MeanBy("1", 50.0, 1))
     weather = {date(2025, 3, 3): "rain", date(2025, 3, 10): "sunny", date(2025, 3, 4): "rain"}
@@ -380,13 +417,34 @@ def test_holiday_stats() -> None:
     daily = {date(2025, 4, 4): 300.0, date(2025, 4, 5): 330.0, date(2025, 4, 6): 270.0}
     normal = [date(2025, 3, 24) + timedelta(days=i) for i in range(5)]
     daily.update({d: 100.0 for d in normal})
-    previous = m.HolidayPeriod("妇女节", date(2025, 3, 8), date(2025, 3, 8))
-    daily[date(2025, 3, 8)] = 200.0
+    previous = m.HolidayPeriod("春节", date(2025, 1, 28), date(2025, 2, 4))  # the break before
+    daily.update({d: 200.0 for d in previous.days()})
     last_year = m.HolidayPeriod("清明节", date(2024, 4, 4), date(2024, 4, 6))
     daily.update({date(2024, 4, 4) + timedelta(days=i): 250.0 for i in range(3)})
     h = m.holiday_stats(daily, qingming, normal, previous, last_year)
     assert (h.total, h.daily_mean, h.normal_daily_mean, h.burst) == (900.0, 300.0, 100.0, 3.0)
     assert (h.vs_previous, h.vs_last_year) == (0.5, approx(0.2))
+    assert (h.status, h.previous, h.last_year, h.days_counted) == ("past", previous, last_year, 3)
+
+
+def test_holiday_not_yet_begun_is_upcoming_without_figures() -> None:
+    """An upcoming holiday has no count of 0 and no change of −100 %: no figures, status upcoming."""
+    national = m.HolidayPeriod("国庆节", date(2026, 10, 1), date(2026, 10, 7))
+    normal = [date(2026, 9, 1) + timedelta(days=i) for i in range(20)]
+    daily = {d: 100.0 for d in normal}
+    previous = m.HolidayPeriod("中秋节", date(2025, 10, 6), date(2025, 10, 6))
+    daily[date(2025, 10, 6)] = 300.0
+    h = m.holiday_stats(daily, national, normal, previous, None, today=date(2026, 9, 30))
+    assert h.status == "upcoming"
+    assert (h.total, h.daily_mean, h.burst, h.vs_previous, h.vs_last_year, h.days_counted) == (
+        None, None, None, None, None, 0
+    )  # fmt: skip
+    daily.update({date(2026, 10, 1): 400.0, date(2026, 10, 2): 200.0})
+    h = m.holiday_stats(daily, national, normal, previous, None, today=date(2026, 10, 2))
+    assert (h.status, h.total, h.daily_mean, h.days_counted, h.burst) == ("in_progress", 600.0, 300.0, 2, 3.0)
+    assert h.vs_previous == 0.0  # the days so far, not the seven days with five zeros
+    assert m.holiday_stats(daily, national, normal, today=date(2026, 10, 8)).status == "past"
+    assert m.holiday_stats(daily, national, normal, today=date(2026, 10, 7)).status == "in_progress"
 
 
 # ------------------------------------------------------------------------------- A20, A21
@@ -411,8 +469,39 @@ def test_multi_store_ranking() -> None:
     )
     s3 = ms.ranking[1]
     assert (s3.change, s3.vs_type) == (None, 0.0)
-    assert [r.site_id for r in ms.overview] == ["s3", "s2", "s1"]  # by weight
     assert (ms.total, ms.mean, ms.median, ms.top) == (600, 200, 200, "s2")
+
+
+def test_multi_store_overview_is_totals_not_the_ranking_again() -> None:
+    """门店概览 is the chain's totals and comparisons; the ordered store table is the ranking only."""
+    ms = m.rank_sites(
+        [
+            m.SiteTraffic("s1", "一店", 100, 80, "mall", "east", weight=1),
+            m.SiteTraffic("s2", "二店", 300, 300, "mall", "east", weight=2),
+            m.SiteTraffic("s3", "三店", 200, 0, "outlet", None, weight=3),
+        ]
+    )
+    o = ms.overview
+    assert not isinstance(o, tuple) and not any(isinstance(v, m.SiteRank) for v in vars(o).values())
+    assert (o.stores, o.total, o.previous_total, o.change, o.mean, o.median) == (
+        3, 600, 380, approx(220 / 380), 200, 200
+    )  # fmt: skip
+    assert (o.top_site_id, o.top_name, o.top_value, o.top_share) == ("s2", "二店", 300, 0.5)
+    assert (o.above_mean, o.below_mean, o.growing, o.shrinking) == (1, 1, 2, 0)
+    assert [(g.key, g.stores, g.total, g.previous, g.share, g.mean) for g in o.by_type] == [
+        ("mall", 2, 400, 380, approx(2 / 3), 200),
+        ("outlet", 1, 200, 0, approx(1 / 3), 200),
+    ]
+    assert o.by_type[0].change == approx(20 / 380) and o.by_type[1].change is None
+    assert [(g.key, g.total) for g in o.by_region] == [("east", 400), (None, 200)]
+    empty = m.rank_sites([]).overview
+    assert (empty.stores, empty.total, empty.change, empty.top_site_id, empty.by_type) == (
+        0,
+        0,
+        None,
+        None,
+        (),
+    )
 
 
 def test_business_hours_effect() -> None:

@@ -40,6 +40,7 @@ from keliu.analytics.params import (
     parse_at,
     parse_day,
     parse_int,
+    site_zone,
 )
 from keliu.domain.bounds import MAX_RANGE_DAYS
 from keliu.errors import ConfigError
@@ -337,6 +338,16 @@ def _targets(f: Callable[..., Any], store: Store, a: _Args) -> Targets:
     return Targets(*f(store, a.site, a.at(), a.measure(("total", "deduplicated"))))
 
 
+def _holidays(f: Callable[..., Any], store: Store, a: _Args) -> Any:
+    """``at`` (default now) decides which holidays are upcoming; ``year`` defaults to its year."""
+    at = a.at()
+    zone = site_zone(store, a.site)
+    today = (at.astimezone(zone) if zone else at).date()
+    year = a.year() if a.opt("year") is not None else today.year
+    a.params["year"] = year
+    return f(store, a.site, year, a.measure(), today)
+
+
 def _known_zones(store: Store, a: _Args, given: dict[str, str]) -> None:
     """Each zone named in ``given`` (parameter → zone id) is one the site has: a zone of a camera or
     an area of its reference data. Otherwise a :class:`ConfigError` naming the unknown zones and the
@@ -511,10 +522,10 @@ METRICS: dict[str, Metric] = {
             en="Holidays",
             description="holidays and festivals of a year",
             site="required",
-            params=("year", "metric"),
+            params=("year", "metric", "at"),
             query="holidays",
             result="tuple[HolidayStats, ...]",
-            run=lambda f, s, a: f(s, a.site, a.year(), a.measure()),
+            run=_holidays,
         ),
         Metric(
             name="multi-store",

@@ -11,6 +11,7 @@ is zero (never a made-up 0 % or 100 %). Must not read the store (``keliu.analyti
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -35,6 +36,7 @@ __all__ = [
     "ENTRANCE",
     "EXIT",
     "HIGH_FREQUENCY_S",
+    "PROFILE_UNAVAILABLE",
     "RETURN_BUCKETS",
     "TIME_SLOTS",
     "Audit",
@@ -49,9 +51,12 @@ __all__ = [
     "FloorClimb",
     "Funnel",
     "FunnelStage",
+    "GroupSummary",
     "HeatItem",
+    "HolidayKind",
     "HolidayPeriod",
     "HolidayStats",
+    "HolidayStatus",
     "HourPoint",
     "HourlyComparison",
     "Indices",
@@ -69,6 +74,7 @@ __all__ = [
     "SiteTraffic",
     "SlotPeak",
     "SlotPeaks",
+    "StoresOverview",
     "TargetProgress",
     "Traffic",
     "Trend",
@@ -92,6 +98,7 @@ __all__ = [
     "floor_climb",
     "funnel",
     "holiday_stats",
+    "holiday_status",
     "hourly_comparison",
     "indices",
     "is_high_frequency",
@@ -103,6 +110,7 @@ __all__ = [
     "occupancy_by",
     "period_to_date_windows",
     "profile",
+    "profile_unavailable",
     "rank_sites",
     "ratio",
     "return_bucket",
@@ -425,16 +433,32 @@ class ProfileCell:
     share: float | None
 
 
+PROFILE_UNAVAILABLE = (
+    "未安装性别/年龄属性模型，无法提供客户画像 — no gender/age attribute model is installed, so there "
+    "is no customer profile (keliu does not guess gender or age at CCTV distance)"
+)
+
+
 @dataclass(frozen=True)
 class Profile:
     """客户画像 (A3): gender × age-bin shares; ``main_group`` (主力群体) among known attributes only.
-    keliu has no gender/age model (no face at CCTV distance), so today everything is ``unknown``."""
+
+    ``available`` is False when no attribute model is installed (today always: no face at CCTV
+    distance): then ``reason`` says so, and there are no cells or shares to chart; ``total`` is still
+    the number of visits."""
 
     total: int
     cells: tuple[ProfileCell, ...]
     gender_shares: tuple[tuple[str, float | None], ...]
     unknown_share: float | None
     main_group: ProfileCell | None
+    available: bool = True
+    reason: str | None = None
+
+
+def profile_unavailable(total: int, reason: str = PROFILE_UNAVAILABLE) -> Profile:
+    """The profile when no attribute model is installed: said plainly, no chart data of 100 % unknown."""
+    return Profile(total, (), (), None, None, False, reason)
 
 
 def profile(counts: Mapping[tuple[str, str], int]) -> Profile:
@@ -860,12 +884,15 @@ def target_progress(
 
 @dataclass(frozen=True)
 class VisitFacts:
-    """What the indices need of one customer visit."""
+    """What the indices need of one customer visit (``last_exit`` and ``visit_id`` link a repeat
+    visit to the visit before it, see :func:`indices`)."""
 
     first_entry: datetime
     returning: bool
     since_previous_s: float | None
     shops: int = 0  # distinct shops visited
+    last_exit: datetime | None = None
+    visit_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -875,37 +902,102 @@ class Indices:
     visits: int
     persons: int
     repeat_visits: int
-    return_index: float | None  # 返场指数
+    return_index: float | None  # 返场指数: persons with ≥ 2 visits / persons
     activity_index: float | None  # 活跃指数
     browsing_index: float | None  # 逛店指数
+    returning_persons: int = 0  # persons with ≥ 2 visits in the window
+    unlinked_repeats: int = 0  # repeat visits whose previous visit could not be identified
+
+
+LINK_SLACK_S = 120.0  # a repeat's previous visit was last seen at most this long from its last exit
+OPEN_VISIT_S = 12 * 3600.0  # a visit without a seen exit may have been seen up to this long after entry
+
+
+def _previous_visit(
+    v: VisitFacts,
+    seen_at: datetime,
+    by_exit: Sequence[tuple[datetime, int]],
+    open_by_entry: Sequence[tuple[datetime, int]],
+    visits: Sequence[VisitFacts],
+) -> int | None:
+    """The index of the visit the resolver linked ``v`` to: it was last seen at ``seen_at`` (first
+    entry − interval). Of the visits with a seen exit, the one whose exit is nearest to ``seen_at``
+    (within :data:`LINK_SLACK_S`, entered at or before it); else the latest-entered visit without an
+    exit that entered at most :data:`OPEN_VISIT_S` before it."""
+    slack = timedelta(seconds=LINK_SLACK_S)
+    best: tuple[float, int] | None = None
+    for k in range(bisect.bisect_left(by_exit, (seen_at - slack, -1)), len(by_exit)):
+        exit_at, i = by_exit[k]
+        if exit_at > seen_at + slack:
+            break
+        u = visits[i]
+        if u is v or u.first_entry > seen_at or u.first_entry >= v.first_entry:
+            continue
+        key = abs((seen_at - exit_at).total_seconds())
+        if best is None or key < best[0]:
+            best = (key, i)
+    if best is not None:
+        return best[1]
+    for k in range(bisect.bisect_right(open_by_entry, (seen_at, len(visits))) - 1, -1, -1):
+        entered, i = open_by_entry[k]
+        if (seen_at - entered).total_seconds() > OPEN_VISIT_S:
+            break
+        if visits[i] is not v and entered < v.first_entry:
+            return i
+    return None
 
 
 def indices(visits: Sequence[VisitFacts], window_start: datetime) -> Indices:
-    """A *repeat visit* is a returning visit whose previous visit lies inside the window (first
-    entry − interval ≥ ``window_start``). keliu links a visit only to its nearest earlier one (no
-    person id, by design), so persons in the window = visits − repeat visits, and:
+    """运营指标 (A11). A *repeat visit* is a returning visit whose previous visit lies inside the
+    window (first entry − interval ≥ ``window_start``). Each person's visits in the window are one
+    chain: a first visit, then repeat visits each linked to the one before; so persons = visits −
+    repeat visits, and:
 
-    * 返场指数 return index = repeat visits / visits: the share of the window's visits that were a
-      second or later visit within the window (equal to the share of people with ≥ 2 visits when
-      nobody comes more than twice);
+    * 返场指数 return index = persons with ≥ 2 visits in the window / persons (the seed: 近 30 天内到访
+      两次及以上的顾客人数占比). keliu stores no person id across visits (by design), only each
+      visit's interval to its nearest earlier one, so a repeat visit is linked back to the visit last
+      seen at (first entry − interval) (:func:`_previous_visit`), and chains are followed to their
+      first visit in the window: each distinct first visit with a repeat is one person with ≥ 2 visits.
+      A repeat whose previous visit cannot be identified (``unlinked_repeats``) counts as a person
+      of its own with ≥ 2 visits (its earlier visit is in the window, but whose it is is unknown);
     * 活跃指数 activity index = visits / persons: mean visits per person;
     * 逛店指数 browsing index = mean distinct shops per visit.
     """
-    repeats = sum(
-        1
-        for v in visits
-        if v.returning
-        and v.since_previous_s is not None
-        and v.first_entry - timedelta(seconds=v.since_previous_s) >= window_start
-    )
+
+    def seen_before(v: VisitFacts) -> datetime | None:
+        if not v.returning or v.since_previous_s is None:
+            return None
+        at = v.first_entry - timedelta(seconds=v.since_previous_s)
+        return at if at >= window_start else None
+
+    seen = [seen_before(v) for v in visits]
+    repeats = sum(1 for x in seen if x is not None)
     persons = len(visits) - repeats
+    by_exit = sorted((v.last_exit, i) for i, v in enumerate(visits) if v.last_exit is not None)
+    open_by_entry = sorted((v.first_entry, i) for i, v in enumerate(visits) if v.last_exit is None)
+    previous: dict[int, int | None] = {
+        i: _previous_visit(visits[i], at, by_exit, open_by_entry, visits)
+        for i, at in enumerate(seen)
+        if at is not None
+    }
+    firsts: set[int] = set()  # each chain's first visit in the window, or its top when unlinked
+    for i in previous:
+        j: int | None = i
+        while j in previous and previous[j] is not None:
+            j = previous[j]
+        assert j is not None
+        firsts.add(j)
+    unlinked = sum(1 for p in previous.values() if p is None)
+    multi = min(len(firsts), persons)
     return Indices(
         len(visits),
         persons,
         repeats,
-        ratio(repeats, len(visits)),
+        ratio(multi, persons),
         ratio(len(visits), persons),
         ratio(sum(v.shops for v in visits), len(visits)),
+        multi,
+        unlinked,
     )
 
 
@@ -932,7 +1024,8 @@ class SlotPeak:
 @dataclass(frozen=True)
 class SlotPeaks:
     """到访峰值 (A12): mean visits per time slot over ``days`` days; the peak slot is the one with the
-    highest mean *per hour* (the evening is six hours long, noon two)."""
+    most visitors per day on average (the seed: 不同时段内的平均客流人数), whatever its length;
+    ``per_hour`` is shown beside it for comparison only."""
 
     slots: tuple[SlotPeak, ...]
     peak: str | None
@@ -946,7 +1039,7 @@ def time_slot_peaks(by_hour: Mapping[int, float], days: int) -> SlotPeaks:
         total = sum(by_hour.get(h, 0.0) for h in range(lo, hi))
         per_day = ratio(total, days)
         slots.append(SlotPeak(name, label, lo, hi, per_day, None if per_day is None else per_day / (hi - lo)))
-    best = max((s for s in slots if s.per_hour), key=lambda s: s.per_hour or 0.0, default=None)
+    best = max((s for s in slots if s.per_day), key=lambda s: s.per_day or 0.0, default=None)
     return SlotPeaks(tuple(slots), None if best is None else best.name, days)
 
 
@@ -979,11 +1072,16 @@ def means_by_weather(daily: Mapping[date, float], weather: Mapping[date, str]) -
 # ---------------------------------------------------------------------------- A13 holidays
 
 
+HolidayKind = Literal["break", "festival"]
+HolidayStatus = Literal["past", "in_progress", "upcoming"]
+
+
 @dataclass(frozen=True)
 class HolidayPeriod:
     name: str
     first: date
     last: date
+    kind: HolidayKind = "break"  # an official break 法定节假日, or a one-day festival 节日
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
@@ -992,10 +1090,17 @@ class HolidayPeriod:
 @dataclass(frozen=True)
 class HolidayStats:
     """节日分析 (A13): a holiday's traffic, its burst 爆发力 (daily mean over the normal days' daily
-    mean), and its daily mean vs the previous holiday (环比) and the same holiday last year (同比)."""
+    mean), and its daily mean vs the previous holiday of the same kind (环比: a break with the break
+    before it, a festival day with the festival day before it; ``previous`` names it) and the same
+    holiday last year (同比).
+
+    ``status``: ``past``; ``in_progress`` (today is one of its days: the figures are of its days up
+    to and including today, today so far); ``upcoming`` (it has not begun: no figures at all, never a
+    count of 0 or a change of −100 %)."""
 
     holiday: HolidayPeriod
-    total: float
+    status: HolidayStatus
+    total: float | None
     daily_mean: float | None
     normal_daily_mean: float | None
     burst: float | None
@@ -1003,6 +1108,16 @@ class HolidayStats:
     vs_previous: float | None
     last_year_daily_mean: float | None
     vs_last_year: float | None
+    previous: HolidayPeriod | None = None
+    last_year: HolidayPeriod | None = None
+    days_counted: int = 0
+
+
+def holiday_status(holiday: HolidayPeriod, today: date | None) -> HolidayStatus:
+    """``past`` once its last day has ended (``today`` after it), ``upcoming`` before its first day."""
+    if today is None or holiday.last < today:
+        return "past"
+    return "upcoming" if holiday.first > today else "in_progress"
 
 
 def holiday_stats(
@@ -1011,21 +1126,28 @@ def holiday_stats(
     normal_days: Iterable[date],
     previous: HolidayPeriod | None = None,
     last_year: HolidayPeriod | None = None,
+    today: date | None = None,
 ) -> HolidayStats:
     """``daily``: traffic per local date (missing = 0); ``normal_days``: the ordinary working days to
-    compare with (e.g. the four weeks before the holiday)."""
+    compare with (e.g. the four weeks before the holiday); ``today``: the site's local date (None:
+    every day has passed)."""
 
     def mean(days: Iterable[date]) -> float | None:
         vs = [daily.get(d, 0.0) for d in days]
         return statistics.fmean(vs) if vs else None
 
-    days = holiday.days()
+    status = holiday_status(holiday, today)
+    if status == "upcoming":
+        none = (None,) * 8
+        return HolidayStats(holiday, status, *none, previous=previous, last_year=last_year)
+    days = [d for d in holiday.days() if today is None or d <= today]
     m = mean(days)
     normal = mean(normal_days)
     prev = mean(previous.days()) if previous else None
     ly = mean(last_year.days()) if last_year else None
     return HolidayStats(
         holiday,
+        status,
         sum(daily.get(d, 0.0) for d in days),
         m,
         normal,
@@ -1034,6 +1156,9 @@ def holiday_stats(
         None if m is None or not prev else change(m, prev),
         ly,
         None if m is None or not ly else change(m, ly),
+        previous,
+        last_year,
+        len(days),
     )
 
 
@@ -1248,16 +1373,74 @@ class SiteRank:
 
 
 @dataclass(frozen=True)
+class GroupSummary:
+    """The stores of one store type (or region) together: 同类门店 in the overview."""
+
+    key: str | None
+    stores: int
+    total: float
+    previous: float
+    change: float | None  # vs the same stores' previous period
+    share: float | None  # of the chain's traffic
+    mean: float | None  # per store
+
+
+@dataclass(frozen=True)
+class StoresOverview:
+    """门店概览 (A20): the chain's totals and comparisons, not a table of stores (that is the ranking):
+    how many stores, the total and its change, mean and median per store, the top store and its
+    share, the stores above and below the mean, and per store type and per region."""
+
+    stores: int
+    total: float
+    previous_total: float
+    change: float | None
+    mean: float | None
+    median: float | None
+    top_site_id: str | None
+    top_name: str | None
+    top_value: float | None
+    top_share: float | None
+    above_mean: int
+    below_mean: int
+    growing: int  # stores with more traffic than in their previous period
+    shrinking: int
+    by_type: tuple[GroupSummary, ...]
+    by_region: tuple[GroupSummary, ...]
+
+
+@dataclass(frozen=True)
 class MultiStore:
-    """门店概览 / 门店排行 (A20): ``ranking`` by traffic (ties: higher weight, then id); ``overview``
-    the same stores in display order: weight 权重 descending, then name."""
+    """门店排行 / 门店概览 (A20): ``ranking`` every store by traffic (ties: higher weight 权重, then
+    id), with its comparisons; ``overview`` the chain's totals and comparisons (no store list)."""
 
     ranking: tuple[SiteRank, ...]
-    overview: tuple[SiteRank, ...]
+    overview: StoresOverview
     total: float
     mean: float | None
     median: float | None
     top: str | None
+
+
+def _groups_of(
+    sites: Sequence[SiteTraffic], key: Callable[[SiteTraffic], str | None], total: float
+) -> tuple[GroupSummary, ...]:
+    groups: dict[str | None, list[SiteTraffic]] = defaultdict(list)
+    for s in sites:
+        groups[key(s)].append(s)
+    out = [
+        GroupSummary(
+            k,
+            len(ss),
+            sum(s.value for s in ss),
+            sum(s.previous for s in ss),
+            change(sum(s.value for s in ss), sum(s.previous for s in ss)),
+            ratio(sum(s.value for s in ss), total),
+            ratio(sum(s.value for s in ss), len(ss)),
+        )
+        for k, ss in groups.items()
+    ]
+    return tuple(sorted(out, key=lambda g: (-g.total, g.key is None, g.key or "")))
 
 
 def rank_sites(sites: Sequence[SiteTraffic]) -> MultiStore:
@@ -1285,10 +1468,26 @@ def rank_sites(sites: Sequence[SiteTraffic]) -> MultiStore:
         )
         for i, s in enumerate(ordered)
     ]
-    overview = sorted(ranks, key=lambda r: (-r.weight, r.name, r.site_id))
-    return MultiStore(
-        tuple(ranks), tuple(overview), total, mean, median, None if top is None else top.site_id
+    previous_total = sum(s.previous for s in sites)
+    overview = StoresOverview(
+        len(sites),
+        total,
+        previous_total,
+        change(total, previous_total),
+        mean,
+        median,
+        None if top is None else top.site_id,
+        None if top is None else top.name,
+        None if top is None else top.value,
+        None if top is None else ratio(top.value, total),
+        sum(1 for s in sites if mean is not None and s.value > mean),
+        sum(1 for s in sites if mean is not None and s.value < mean),
+        sum(1 for s in sites if s.value > s.previous),
+        sum(1 for s in sites if s.value < s.previous),
+        _groups_of(sites, lambda s: s.store_type, total),
+        _groups_of(sites, lambda s: s.region, total),
     )
+    return MultiStore(tuple(ranks), overview, total, mean, median, None if top is None else top.site_id)
 
 
 # ------------------------------------------------------------------- A21 business hours

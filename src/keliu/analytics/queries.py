@@ -593,10 +593,11 @@ def trend(
 
 
 def profile(store: Store, site_id: str | None, first: date, last: date) -> m.Profile:
-    """客户画像 (A3). No gender or age model exists (docs/metrics.md), so every customer visit is
-    reported as unknown: the honest answer, never an invented split."""
+    """客户画像 (A3). No gender or age attribute model exists (docs/metrics.md), so the profile is
+    ``available: false`` with the reason, and no chart data (not a split of 100 % unknown); ``total``
+    is the number of visits of the days."""
     total = traffic(store, site_id, first, last).visits
-    return m.profile({("unknown", "unknown"): int(total)} if total else {})
+    return m.profile_unavailable(int(total))
 
 
 def funnel(store: Store, site_id: str | None, first: date, last: date) -> m.Funnel:
@@ -778,47 +779,71 @@ def _daily(store: Store, site_id: str, first: date, last: date, metric: m.Metric
     return daily
 
 
-def holidays(
-    store: Store, site_id: str, year: int, metric: m.MetricName = "total"
-) -> tuple[m.HolidayStats, ...]:
-    """节日分析 / 节日客流 (A13) of ``year``: each official break (法定节假日, from
-    ``keliu.analytics.calendar``) and each festival day (情人节, 妇女节, …): its traffic, burst vs the
-    normal days of the four weeks before it, vs the holiday or festival just before it in the year's
-    list (none for the first), and vs the same one last year. Newest first."""
+def _festival_days(year: int) -> list[m.HolidayPeriod]:
     from keliu.analytics import calendar as cal
 
-    store.site(site_id)
-    items: list[tuple[m.HolidayPeriod, list[date], m.HolidayPeriod | None]] = []
+    return [
+        m.HolidayPeriod(f.name, day, day, "festival")
+        for day, festivals in sorted(cal.festival_dates(year).items())
+        for f in festivals
+    ]
+
+
+def holidays(
+    store: Store, site_id: str, year: int, metric: m.MetricName = "total", today: date | None = None
+) -> tuple[m.HolidayStats, ...]:
+    """节日分析 / 节日客流 (A13) of ``year``: each official break (法定节假日, from
+    ``keliu.analytics.calendar``) and each festival day (情人节, 妇女节, 国庆节 Oct 1, …): its traffic,
+    burst vs the normal days of the four weeks before it, vs the previous holiday **of the same
+    kind** (a break with the break before it, ``calendar.previous_period``; a festival day with the
+    festival day before it, last year's for the first), and vs the same one last year. ``today``
+    (default: the site's local date now) decides the status: a holiday that has not begun is
+    ``upcoming``, with no figures. Newest first."""
+    from keliu.analytics import calendar as cal
+
+    site = store.site(site_id)
+    if today is None:
+        today = datetime.now(ZoneInfo(site.timezone)).date()
+    items: list[tuple[m.HolidayPeriod, list[date], m.HolidayPeriod | None, m.HolidayPeriod | None]] = []
     for p in cal.holiday_periods(year):
         ly = cal.same_period_last_year(p)
+        prev = cal.previous_period(p)
         items.append(
             (
-                m.HolidayPeriod(p.name, p.start, p.end),
+                m.HolidayPeriod(p.name, p.start, p.end, "break"),
                 [i.date for i in cal.normal_days(p.start)],
-                None if ly is None else m.HolidayPeriod(ly.name, ly.start, ly.end),
+                None if prev is None else m.HolidayPeriod(prev.name, prev.start, prev.end, "break"),
+                None if ly is None else m.HolidayPeriod(ly.name, ly.start, ly.end, "break"),
             )
         )
     last_year_festivals = {f.key: d for d, fs in cal.festival_dates(year - 1).items() for f in fs}
+    festival_days = _festival_days(year - 1) + _festival_days(year)
     for day, festivals in sorted(cal.festival_dates(year).items()):
         normal = [i.date for i in cal.normal_days(day)]
+        before = [f for f in festival_days if f.first < day]
+        prev_festival = before[-1] if before else None
         for f in festivals:
-            before = last_year_festivals.get(f.key)
+            ly_day = last_year_festivals.get(f.key)
             items.append(
                 (
-                    m.HolidayPeriod(f.name, day, day),
+                    m.HolidayPeriod(f.name, day, day, "festival"),
                     normal,
-                    None if before is None else m.HolidayPeriod(f.name, before, before),
+                    prev_festival,
+                    None if ly_day is None else m.HolidayPeriod(f.name, ly_day, ly_day, "festival"),
                 )
             )
-    items.sort(key=lambda x: (x[0].first, x[0].last, x[0].name))
+    items.sort(key=lambda x: (x[0].first, x[0].last, x[0].kind, x[0].name))
     if not items:
         return ()
-    first = min([x[0].first - timedelta(weeks=4) for x in items] + [x[2].first for x in items if x[2]])
+    first = min(
+        [x[0].first - timedelta(weeks=4) for x in items]
+        + [p.first for x in items for p in (x[2], x[3]) if p is not None]
+    )
     last = max(x[0].last for x in items)
-    daily = _daily(store, site_id, first, last, metric)
+    daily = _daily(store, site_id, first, min(last, max(today, first)), metric)
     out = [
-        m.holiday_stats(daily, period, normal, items[i - 1][0] if i else None, last_year)
-        for i, (period, normal, last_year) in enumerate(items)
+        m.holiday_stats(daily, period, normal, previous, last_year, today)
+        for period, normal, previous, last_year in items
     ]
     return tuple(reversed(out))
 
@@ -907,13 +932,18 @@ def indices(store: Store, site_id: str, last: date, days: int = 30) -> m.Indices
     v = t.visits.c
     with _conn(store) as conn:
         rows = conn.execute(
-            sa.select(v.visit_id, v.first_entry, v.is_returning, v.since_previous_s).where(
+            sa.select(v.visit_id, v.first_entry, v.last_exit, v.is_returning, v.since_previous_s).where(
                 v.site_id == site_id, v.first_entry >= start, v.first_entry < end, v.category == "customer"
             )
         ).all()
     facts = [
         m.VisitFacts(
-            r.first_entry, bool(r.is_returning), r.since_previous_s, len(shops_of.get(r.visit_id, ()))
+            r.first_entry,
+            bool(r.is_returning),
+            r.since_previous_s,
+            len(shops_of.get(r.visit_id, ())),
+            r.last_exit,
+            r.visit_id,
         )
         for r in rows
     ]

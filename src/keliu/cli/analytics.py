@@ -99,7 +99,7 @@ def analytics(
         ),
     ] = None,
     at: Annotated[
-        str | None, typer.Option("--at", help="targets, occupancy: ISO date and time (default now).")
+        str | None, typer.Option("--at", help="targets, occupancy, holidays: ISO date, time (default now).")
     ] = None,
     by: Annotated[
         str | None,

@@ -109,6 +109,26 @@ _LABELS: dict[str, str] = {
     "vs_previous": "较上一节日 vs previous",
     "last_year_daily_mean": "去年日均 last year",
     "vs_last_year": "较去年 vs last year",
+    "status": "状态 status",
+    "holiday.kind": "类型 kind",
+    "previous.name": "上一节日 previous holiday",
+    "days_counted": "已计天数 days counted",
+    "returning_persons": "到访≥2次人数 persons with ≥ 2 visits",
+    "unlinked_repeats": "未能关联的重复到访 unlinked repeat visits",
+    "stores": "门店数 stores",
+    "previous_total": "上期合计 previous total",
+    "top_site_id": "第一名门店 top store",
+    "top_name": "第一名名称 top store name",
+    "top_value": "第一名客流 top store traffic",
+    "top_share": "第一名占比 top store share",
+    "above_mean": "高于均值门店 above the mean",
+    "below_mean": "低于均值门店 below the mean",
+    "growing": "增长门店 growing",
+    "shrinking": "下降门店 shrinking",
+    "by_type": "按门店类型 by store type",
+    "by_region": "按区域 by region",
+    "available": "可用 available",
+    "reason": "说明 reason",
     "ranking": "门店排行 ranking",
     "overview": "门店概览 overview",
     "top": "第一名 top",
@@ -172,6 +192,7 @@ _LABELS: dict[str, str] = {
 _PERCENT = {
     "share", "completion", "expected", "rate", "capture_rate", "of_previous", "of_first", "accuracy",
     "batch_match", "uncounted_share", "unknown_share", "return_index", "vs_top", "interval",
+    "top_share",
 }  # fmt: skip
 _CHANGE = {
     "change",
@@ -203,12 +224,26 @@ def _number(value: float) -> str:
     return f"{value:,.2f}"
 
 
+_WORDS = {  # values of the holidays' status and kind
+    "past": "已结束 past",
+    "in_progress": "进行中 in progress",
+    "upcoming": "未开始 upcoming",
+    "break": "假期 break",
+    "festival": "节日 festival",
+}
+_PLAIN_NUMBERS = {"year", "month", "hour", "start_hour", "end_hour", "rank", "days_counted"}  # never "2,026"
+
+
 def fmt(key: str, value: Any) -> str:
     leaf = key.rpartition(".")[2]
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "是 yes" if value else "否 no"
+    if leaf in _PLAIN_NUMBERS and isinstance(value, int):
+        return str(value)
+    if leaf in ("status", "kind") and isinstance(value, str) and value in _WORDS:
+        return _WORDS[value]
     if isinstance(value, float) and not math.isfinite(value):
         return "—"
     if leaf in _PERCENT or leaf in _CHANGE:
@@ -259,6 +294,16 @@ def _flatten(row: Any, key: str, prefix: str = "") -> dict[str, Any]:
 
 
 _HIDDEN_COLUMNS = {
+    "previous.first",  # holidays: the previous holiday and last year's by name (--json has their dates)
+    "previous.last",
+    "previous.kind",
+    "last_year.name",
+    "last_year.first",
+    "last_year.last",
+    "last_year.kind",
+    "days_counted",
+    "previous_daily_mean",  # the changes vs them are shown
+    "last_year_daily_mean",
     "window.previous_first",
     "window.previous_last",
     "window.year_ago_first",
@@ -301,7 +346,13 @@ def _print_rows(console: Console, title: str, key: str, rows: Sequence[Any]) -> 
 def _print_value(
     console: Console, title: str, value: Any, key: str = "", hidden: set[str] | None = None
 ) -> None:
-    """A result as tables: its scalar fields in one, each list of rows and nested result in its own."""
+    """A result as tables: its scalar fields in one, each list of rows and nested result in its own.
+    A result that is not available (``available`` false, e.g. the profile without an attribute
+    model) is its reason, one sentence, instead of a table."""
+    if is_dataclass(value) and getattr(value, "available", True) is False:
+        reason = getattr(value, "reason", None) or "不可用 not available"
+        console.print(_cell(f"{title}: {reason}" if title else reason))
+        return
     if is_dataclass(value) or isinstance(value, dict):
         items = (
             [(f.name, getattr(value, f.name)) for f in fields(value)]
