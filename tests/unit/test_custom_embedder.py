@@ -167,6 +167,7 @@ def test_cli_refuses_with_one_line_and_exit_2_then_installs(tmp_path: Path, home
     assert no_licence.returncode == 2 and "--licence" in no_licence.stderr
     done = _cli(home, "install", "--embedder", str(tmp_path / "ok.onnx"), "--licence", "Apache-2.0 (test)")
     assert done.returncode == 0, done.stderr
+    assert "enrol staff and exclusion exemplars again" in done.stderr
     listed = _cli(home, "list")
     assert "embedder-custom" in listed.stdout and "not calibrated" in listed.stdout
 

@@ -87,6 +87,12 @@ def models_install(
             "Run `keliu models calibrate VIDEO` to measure its match thresholds.",
             file=sys.stderr,
         )
+        print(
+            "embedder-custom: signatures stored with another network cannot be compared with its "
+            "signatures: enrol staff and exclusion exemplars again (keliu staff enrol, keliu exclusion "
+            "add); de-dup and returning-visitor memory restart.",
+            file=sys.stderr,
+        )
         return
     if licence is not None or mean is not None or std is not None:
         raise ConfigError("--licence, --mean and --std go with --embedder FILE.onnx")
