@@ -10,7 +10,7 @@ Must not: generate anything (``keliu.demo.simulate`` does) or touch storage.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,8 +60,11 @@ class SimulatedVisits:
     Times are UTC microseconds since the epoch. Visits: ``category`` (codes of ``CATEGORY_CODES``),
     ``reason`` (index into ``reasons``, -1 none), ``leader`` (index of the batch's first visit, -1
     none), ``last_exit_us`` (-1: the exit was not seen), ``since_previous_s`` (NaN: none), colours
-    (index into ``COLOUR_NAMES``). Entries (``entry_*``) are grouped by visit in time order; zone
-    stays (``zone_*``) likewise; pass-by counts are per local hour and entrance.
+    (index into ``COLOUR_NAMES``). Entries (``entry_*``) are grouped by visit in time order, with
+    ``entry_out_before_us`` the time the visitor had gone out before a further entry (-1 for a
+    visit's first entry; only the last exit is stored, this is what ``until`` needs); zone stays
+    (``zone_*``, ``zone_out_us`` -1: still in the zone) likewise; pass-by counts are per local hour
+    and entrance.
     """
 
     site_id: str
@@ -79,6 +82,7 @@ class SimulatedVisits:
     entry_visit: I64
     entry_us: I64
     entry_entrance: npt.NDArray[np.int16]
+    entry_out_before_us: I64
     zone_visit: I64
     zone_area: npt.NDArray[np.int16]
     zone_in_us: I64
@@ -98,6 +102,69 @@ class SimulatedVisits:
         """``b/<visit id of the batch's first visit>`` per visit (None for staff)."""
         ids = self.visit_id.tolist()
         return [None if k < 0 else f"b/{ids[k]}" for k in self.leader.tolist()]
+
+    def until(self, until_us: int) -> SimulatedVisits:
+        """What a live system would hold at ``until_us`` (UTC microseconds): visits whose first entry
+        is later are dropped with their entries, zone stays and batch membership; a kept visit keeps
+        only its entries up to then and, if it had gone out again by then, that exit as its last
+        exit, otherwise none (still inside, or its exit was not seen); zone stays entered later are
+        dropped, one still open then has no ``left_at`` (or ends when the visit went out); pass-by
+        counts of later hours are dropped and the count of the hour under way is its elapsed part.
+        The rows up to ``until_us`` are those of the whole simulation, in the same order."""
+        keep = self.first_us <= until_us
+        new_index = np.cumsum(keep) - 1
+        on_kept = keep[self.entry_visit]
+        keep_e = on_kept & (self.entry_us <= until_us)
+        # a kept visit whose further entry comes later: out since before that entry, or still in
+        later = np.flatnonzero(on_kept & ~keep_e)
+        later_visit, first_later = np.unique(self.entry_visit[later], return_index=True)
+        gone = self.entry_out_before_us[later[first_later]]
+        last_exit = np.where(self.last_exit_us > until_us, -1, self.last_exit_us)
+        last_exit[later_visit] = np.where((gone >= 0) & (gone <= until_us), gone, -1)
+        keep_z = keep[self.zone_visit] & (self.zone_in_us <= until_us)
+        zone_exit = last_exit[self.zone_visit]
+        open_then = self.zone_out_us > until_us
+        zone_out = np.where(
+            open_then,
+            np.where(
+                zone_exit >= 0, np.maximum(self.zone_in_us, np.minimum(self.zone_out_us, zone_exit)), -1
+            ),
+            self.zone_out_us,
+        )
+        hour_us = 3600 * 1_000_000
+        keep_p = self.passby_hour_us < until_us
+        elapsed = np.clip(until_us - self.passby_hour_us, 0, hour_us)
+        passby = np.where(
+            elapsed < hour_us, (self.passby_count * elapsed) // hour_us, self.passby_count
+        ).astype(np.int64)
+        leader = self.leader[keep]
+        if (leader >= 0).any() and not keep[leader[leader >= 0]].all():
+            raise AssertionError("a batch's first visit is later than one of its members")
+        return replace(
+            self,
+            visit_id=self.visit_id[keep],
+            first_us=self.first_us[keep],
+            last_exit_us=last_exit[keep],
+            category=self.category[keep],
+            reason=self.reason[keep],
+            confidence=self.confidence[keep],
+            leader=np.where(leader >= 0, new_index[np.maximum(leader, 0)], -1),
+            returning=self.returning[keep],
+            since_previous_s=self.since_previous_s[keep],
+            upper=self.upper[keep],
+            lower=self.lower[keep],
+            entry_visit=new_index[self.entry_visit[keep_e]],
+            entry_us=self.entry_us[keep_e],
+            entry_entrance=self.entry_entrance[keep_e],
+            entry_out_before_us=self.entry_out_before_us[keep_e],
+            zone_visit=new_index[self.zone_visit[keep_z]],
+            zone_area=self.zone_area[keep_z],
+            zone_in_us=self.zone_in_us[keep_z],
+            zone_out_us=zone_out[keep_z],
+            passby_hour_us=self.passby_hour_us[keep_p],
+            passby_entrance=self.passby_entrance[keep_p],
+            passby_count=passby[keep_p],
+        )
 
     def to_visits(self) -> list[Visit]:
         """The domain visits, as the resolver would hand them to ``Store.save_visits``."""
@@ -192,6 +259,7 @@ def concat_visits(parts: list[SimulatedVisits]) -> SimulatedVisits:
         entry_visit=cat("entry_visit", offset=True),
         entry_us=cat("entry_us"),
         entry_entrance=cat("entry_entrance"),
+        entry_out_before_us=cat("entry_out_before_us"),
         zone_visit=cat("zone_visit", offset=True),
         zone_area=cat("zone_area"),
         zone_in_us=cat("zone_in_us"),

@@ -4,7 +4,11 @@
 sites, cameras and door lines, reference data (entrances and groups, areas with floors and 业态,
 business hours, site profiles, targets, manual counts, weather), visits with entries, exits (离店: one
 per visit whose exit was seen, at its last exit through the door of its last entry), batches, zone
-stays, pass-by counts, and the traffic rollups. Re-seeding a site's days replaces them: what the
+stays, pass-by counts, and the traffic rollups. With ``until`` (``keliu serve --demo`` passes the
+moment of seeding), nothing later is written: the last day stops there as a live store's would
+(``SimulatedVisits.until``: later visits, entries, zone stays and pass-by hours dropped, visits
+still inside have no exit, batches count only their members so far), and the rollups are computed
+from those rows; the days before are the same as without it. Re-seeding a site's days replaces them: what the
 store held for those local days (visits, entries, exits, zone stays, batches, pass-by counts) is
 deleted first, and the rollups of the range are recomputed.
 
@@ -119,12 +123,19 @@ def _days(first: date, last: date) -> list[date]:
 
 
 def load_reference(
-    store: Store, site: DemoSite, first: date, last: date, seed: int, visits: SimulatedVisits | None = None
+    store: Store,
+    site: DemoSite,
+    first: date,
+    last: date,
+    seed: int,
+    visits: SimulatedVisits | None = None,
+    until: datetime | None = None,
 ) -> None:
     """The site, its cameras and door lines, and its reference data: entrances (出入口/出入口组),
     areas (商铺/区域 with floor, 业态, m²), business hours (营业时间), site profile, weather (天气) for
     ``first``..``last``; with ``visits``, also monthly and yearly targets (目标) near what the site
-    does and one manual count (准确率稽核) per month on the main door."""
+    does and one manual count (准确率稽核) per month on the main door (none that ends after ``until``;
+    the targets come from the whole simulated days, so they do not depend on the time of seeding)."""
     store.upsert_site(site.site_id, site.name, site.timezone)
     for e in site.entrances:
         store.upsert_camera(site.site_id, e.camera_id, e.name)
@@ -155,10 +166,12 @@ def load_reference(
     )
     store.save_weather(site.site_id, [weather_day(site.city, d, seed) for d in _days(first, last)])
     if visits is not None and len(visits):
-        _targets_and_audits(store, site, visits, seed)
+        _targets_and_audits(store, site, visits, seed, until)
 
 
-def _targets_and_audits(store: Store, site: DemoSite, visits: SimulatedVisits, seed: int) -> None:
+def _targets_and_audits(
+    store: Store, site: DemoSite, visits: SimulatedVisits, seed: int, until: datetime | None = None
+) -> None:
     rng = np.random.default_rng([seed & 0xFFFFFFFF, 4, site.number])
     customer = visits.category == 0
     first_local = (visits.first_us + _offset_us(site)).astype("datetime64[us]")
@@ -205,7 +218,7 @@ def _targets_and_audits(store: Store, site: DemoSite, visits: SimulatedVisits, s
                 note="演示: 人工点数 manual count",
             )
         )
-    store.save_manual_counts(site.site_id, counts)
+    store.save_manual_counts(site.site_id, [c for c in counts if until is None or c.end <= until])
 
 
 def _offset_us(site: DemoSite) -> int:
@@ -460,14 +473,29 @@ def _write_bulk(store: Store, visits: SimulatedVisits) -> None:
 # ------------------------------------------------------------------------------------ seeding
 
 
+def _until_us(until: datetime) -> int:
+    if until.tzinfo is None or until.utcoffset() is None:
+        raise InputError(f"until must be timezone-aware, got naive {until.isoformat()}")
+    return (until - utc_from_us(0)) // timedelta(microseconds=1)
+
+
 def load_site(
-    store: Store, site: DemoSite, first: date, last: date, seed: int = 0, *, bulk: bool = True
+    store: Store,
+    site: DemoSite,
+    first: date,
+    last: date,
+    seed: int = 0,
+    *,
+    bulk: bool = True,
+    until: datetime | None = None,
 ) -> SiteLoad:
-    """Generate the site's local days ``first``..``last`` and write them (replacing those days)."""
+    """Generate the site's local days ``first``..``last`` and write them (replacing those days);
+    with ``until``, only what happened up to that instant (``SimulatedVisits.until``)."""
     started = time.perf_counter()
-    visits = simulate_site(site, first, last, seed)
+    whole = simulate_site(site, first, last, seed)
+    visits = whole if until is None else whole.until(_until_us(until))
     generated = time.perf_counter()
-    load_reference(store, site, first, last, seed, visits)
+    load_reference(store, site, first, last, seed, whole, until)
     clear_days(store, site, first, last)
     if bulk:
         _write_bulk(store, visits)
@@ -496,19 +524,24 @@ def seed_demo(
     *,
     bulk: bool = True,
     progress: Callable[[SiteLoad], None] | None = None,
+    until: datetime | None = None,
 ) -> SeedReport:
-    """Seed ``n_sites`` demo sites with the ``days`` local days ending on ``end_date`` (inclusive).
+    """Seed ``n_sites`` demo sites with the ``days`` local days ending on ``end_date`` (inclusive);
+    with ``until`` (timezone-aware), nothing later than it is written (the demo service passes the
+    moment of seeding, so today holds only what has happened so far). ``None``: whole days.
 
     Raises :class:`keliu.errors.InputError` for ``n_sites`` or ``days`` out of range."""
     if not 1 <= n_sites <= MAX_SITES:
         raise InputError(f"--sites must be between 1 and {MAX_SITES}, got {n_sites}")
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+    if until is not None:
+        _until_us(until)  # naive: refused before anything is written
     first = end_date - timedelta(days=days - 1)
     started = time.perf_counter()
     loads = []
     for site in chain_profiles(n_sites, seed):
-        load = load_site(store, site, first, end_date, seed, bulk=bulk)
+        load = load_site(store, site, first, end_date, seed, bulk=bulk, until=until)
         loads.append(load)
         if progress is not None:
             progress(load)

@@ -173,9 +173,9 @@ class _Group:
     upper: I64
     lower: I64
     entrance: I64
-    # further entries: (index within the group, time, entrance)
-    extra: tuple[I64, F64, I64] = field(
-        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+    # further entries: (index within the group, time, entrance, when the visitor had gone out before it)
+    extra: tuple[I64, F64, I64, F64] = field(
+        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0))
     )
 
 
@@ -234,7 +234,7 @@ def _customers(
         upper=rng.choice(12, size=n, p=_UPPER_P / _UPPER_P.sum()),
         lower=rng.choice(12, size=n, p=_LOWER_P / _LOWER_P.sum()),
         entrance=entrance,
-        extra=(where_re, back[where_re], back_ent[where_re]),
+        extra=(where_re, back[where_re], back_ent[where_re], out1[where_re]),
     )
 
 
@@ -303,7 +303,7 @@ def _staff(profile: DemoSite, rng: np.random.Generator, hours: tuple[int, int]) 
     t_in: list[float] = []
     t_out: list[float] = []
     reason: list[int] = []
-    extra: list[tuple[int, float]] = []
+    extra: list[tuple[int, float, float]] = []
     for k in range(len(profile.staff)):
         if rng.random() >= 0.8:  # day off (rota)
             continue
@@ -320,7 +320,7 @@ def _staff(profile: DemoSite, rng: np.random.Generator, hours: tuple[int, int]) 
         last_back = arrive
         for start, back in sorted(breaks):
             if start > last_back + 60.0 and back < leave - 60.0:
-                extra.append((i, back))
+                extra.append((i, back, start))
                 last_back = back
         t_in.append(arrive)
         t_out.append(leave)
@@ -344,6 +344,7 @@ def _staff(profile: DemoSite, rng: np.random.Generator, hours: tuple[int, int]) 
             np.array([e[0] for e in extra], np.int64),
             np.array([e[1] for e in extra]),
             np.full(len(extra), door, np.int64),
+            np.array([e[2] for e in extra]),
         ),
     )
 
@@ -506,6 +507,7 @@ def simulate_day(profile: DemoSite, day: date, seed: int = 0) -> SimulatedVisits
     e_visit = np.concatenate([rank, *[rank[g.extra[0] + o] for g, o in zip(groups, offsets, strict=True)]])
     e_t = np.concatenate([t_in, *[g.extra[1] for g in groups]])
     e_ent = np.concatenate([np.concatenate([g.entrance for g in groups]), *[g.extra[2] for g in groups]])
+    e_out = np.concatenate([np.full(n, np.nan), *[g.extra[3] for g in groups]])  # NaN: a first entry
     e_order = np.lexsort((e_t, e_visit))
 
     z_visit = rank[z_visit]  # customers are the first group (offset 0)
@@ -537,6 +539,9 @@ def simulate_day(profile: DemoSite, day: date, seed: int = 0) -> SimulatedVisits
         entry_visit=e_visit[e_order],
         entry_us=_to_us(midnight, e_t[e_order]),
         entry_entrance=e_ent[e_order].astype(np.int16),
+        entry_out_before_us=np.where(
+            np.isnan(e_out[e_order]), -1, _to_us(midnight, np.nan_to_num(e_out[e_order]))
+        ).astype(np.int64),
         zone_visit=z_visit[z_order],
         zone_area=z_area[z_order].astype(np.int16),
         zone_in_us=_to_us(midnight, z_in[z_order]),

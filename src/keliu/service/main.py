@@ -56,7 +56,8 @@ def bootstrap(store: Store, settings: ServiceSettings, say: Callable[[str], None
 
 def seed_demo_organisation(store: Store, say: Callable[[str], None]) -> None:
     """`make run`: a store with no sites gets a simulated chain of 4 stores with 60 days of history
-    up to today (docs/demo-data.md); a store with sites is left as it is."""
+    up to now: today's history stops at the moment of seeding (docs/demo-data.md); a store with sites
+    is left as it is."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -64,9 +65,10 @@ def seed_demo_organisation(store: Store, say: Callable[[str], None]) -> None:
 
     if store.sites():
         return
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    today = now.date()
     say("demo: seeding 4 stores with 60 days of simulated history (about half a minute, once)")
-    report = seed_demo(store, 4, 60, today, seed=2026)
+    report = seed_demo(store, 4, 60, today, seed=2026, until=now)
     say(f"demo: {len(report.sites)} stores, {report.visits} visits")
 
 
