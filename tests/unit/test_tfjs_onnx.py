@@ -277,6 +277,15 @@ def reference(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarra
         elif op == "DepthwiseConv2dNative":
             st = a("strides")
             out = ref_depthwise(ins[0], ins[1], (st[1], st[2]), a("padding"))
+        elif op in ("_FusedConv2D", "FusedDepthwiseConv2dNative"):
+            st = a("strides")
+            fused = [base64.b64decode(f).decode() for f in attr["fused_ops"]["list"]["s"]]
+            conv_fn = ref_conv if op == "_FusedConv2D" else ref_depthwise
+            out = conv_fn(ins[0], ins[1], (st[1], st[2]), a("padding")) + ins[2]
+            if "Relu" in fused:
+                out = np.maximum(out, 0)
+            if "Relu6" in fused:
+                out = np.clip(out, 0, 6)
         elif op == "Conv2DBackpropInput":
             st = a("strides")
             out = ref_conv_transpose(ins[2], ins[1], [int(d) for d in ins[0]], (st[1], st[2]), a("padding"))
@@ -723,3 +732,45 @@ def test_selfie_like_block(tmp_path: Path) -> None:
     )
     g.op("Sigmoid", "mask", [up])
     check(tmp_path, g, ["mask", "sum"], dynamic_hw=False)
+
+
+def fused_attrs(stride: int, padding: str, ops: list[str]) -> dict[str, Any]:
+    return {
+        **window_attrs(stride, padding),
+        "dilations": ilist([1, 1, 1, 1]),
+        "num_args": {"i": "1"},
+        "fused_ops": {"list": {"s": [base64.b64encode(o.encode()).decode() for o in ops]}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("op", "ops", "stride", "padding"),
+    [
+        ("_FusedConv2D", ["BiasAdd"], 1, "SAME"),
+        ("_FusedConv2D", ["BiasAdd", "Relu6"], 2, "VALID"),
+        ("_FusedConv2D", ["BiasAdd", "Relu"], 1, "VALID"),
+        ("FusedDepthwiseConv2dNative", ["BiasAdd", "Relu6"], 1, "SAME"),
+        ("FusedDepthwiseConv2dNative", ["BiasAdd", "Relu6"], 2, "VALID"),
+    ],
+)
+def test_fused_convolutions(tmp_path: Path, op: str, ops: list[str], stride: int, padding: str) -> None:
+    """BlazePose's fused forms: convolution + bias + activation in one node, batch given as -1."""
+    g = Graph()
+    x = g.placeholder("x", (1, 10, 9, 4))
+    g.nodes[-1]["attr"]["shape"]["shape"]["dim"][0] = {"size": "-1"}  # unknown batch, as BlazePose's
+    depthwise = op == "FusedDepthwiseConv2dNative"
+    w = g.const("f/w", RNG.normal(size=(3, 3, 4, 1 if depthwise else 6)) * 0.5)
+    b = g.const("f/b", RNG.normal(size=(4 if depthwise else 6,)), quant=None)
+    g.op(op, "f", [x, w, b], **fused_attrs(stride, padding, ops))
+    model = check(tmp_path, g, ["f"], dynamic_hw=False)
+    assert [n.op_type for n in model.graph.node if n.op_type == "Add"] == []  # the bias is in the Conv
+
+
+def test_unsupported_fused_ops_are_refused(tmp_path: Path) -> None:
+    g = Graph()
+    x = g.placeholder("x", (1, 6, 6, 2))
+    w, b = g.const("f/w", RNG.normal(size=(1, 1, 2, 2))), g.const("f/b", np.zeros(2), quant=None)
+    g.op("_FusedConv2D", "f", [x, w, b], **fused_attrs(1, "SAME", ["BiasAdd", "Elu"]))
+    model_json, weights = g.write(tmp_path / "tfjs", ["f"])
+    with pytest.raises(ModelError, match="fused ops"):
+        convert_tfjs_graph(model_json, weights, tmp_path / "m.onnx", dynamic_hw=False)

@@ -39,6 +39,7 @@ SUPPORTED_OPS = frozenset(
         "Conv2D",
         "Conv2DBackpropInput",
         "DepthwiseConv2dNative",
+        "FusedDepthwiseConv2dNative",
         "Identity",
         "LeakyRelu",
         "MaxPool",
@@ -54,6 +55,7 @@ SUPPORTED_OPS = frozenset(
         "SparseToDense",
         "SplitV",
         "Transpose",
+        "_FusedConv2D",
     }
 )
 
@@ -340,6 +342,8 @@ class _Builder:
             "AvgPool": self._avgpool,
             "DepthwiseConv2dNative": self._depthwise,
             "Conv2DBackpropInput": self._conv_transpose,
+            "_FusedConv2D": self._fused_conv,
+            "FusedDepthwiseConv2dNative": self._fused_conv,
             "ConcatV2": self._concat,
             "Transpose": self._transpose,
             "Reshape": self._reshape,
@@ -436,6 +440,8 @@ class _Builder:
         if dtype != "DT_FLOAT":
             raise ModelError(f"input {node['name']}: only float32 inputs are supported, not {dtype}")
         shape = [int(d) for d in _attr(node, "shape", [])]
+        if len(shape) == 4 and shape[0] == -1:
+            shape[0] = 1  # an unknown batch: keliu runs one image at a time
         if not shape or any(d < 0 for d in shape):
             raise ModelError(f"input {node['name']}: needs a fully known shape, got {shape}")
         spatial = [False] * len(shape)
@@ -670,6 +676,39 @@ class _Builder:
         shape = list(x.shape)
         shape[hw[0]], shape[hw[1]], shape[caxis] = out_hw[0], out_hw[1], channels * mult
         self._set(node, _Dyn(name, perm, tuple(shape), x.spatial))
+
+    def _fused_conv(self, node: dict[str, Any]) -> None:
+        """Grappler's fused convolutions: Conv2D or depthwise, then BiasAdd, then optionally Relu or
+        Relu6 (the only forms accepted); the bias becomes an Add that ``_fuse`` folds into the Conv."""
+        fused = [
+            base64.b64decode(v).decode("ascii")
+            for v in node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
+        ]
+        if (
+            not fused
+            or fused[0] != "BiasAdd"
+            or len(fused) > 2
+            or (len(fused) == 2 and fused[1] not in ("Relu", "Relu6"))
+            or int(_attr(node, "num_args", 1)) != 1
+        ):
+            raise ModelError(f"{node['op']} {node['name']}: fused ops {fused} are not supported")
+        refs = [r for r in node.get("input", []) if not str(r).startswith("^")]
+        inner = {**node, "name": f"{node['name']}/conv", "input": refs[:2]}
+        if node["op"] == "_FusedConv2D":
+            self._conv2d(inner)
+        else:
+            self._depthwise(inner)
+        conv = self.values[f"{inner['name']}:0"]
+        assert isinstance(conv, _Dyn)
+        bias = self._const_in(node, 2, "the bias").astype(np.float32)
+        out = self._emit("Add", [conv.name, self._const_for(bias, conv, "bias")], "bias")[0]
+        if len(fused) == 2 and fused[1] == "Relu":
+            out = self._emit("Relu", [out], "relu")[0]
+        elif len(fused) == 2:
+            low = self._initializer(np.array(0.0, dtype=np.float32), "relu6_min")
+            high = self._initializer(np.array(6.0, dtype=np.float32), "relu6_max")
+            out = self._emit("Clip", [out, low, high], "relu6")[0]
+        self._set(node, _Dyn(out, conv.perm, conv.shape, conv.spatial))
 
     def _conv_transpose(self, node: dict[str, Any]) -> None:
         """TF Conv2DBackpropInput (inputs: output size, filter H×W×out×in, tensor) as ConvTranspose
