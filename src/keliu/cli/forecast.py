@@ -23,7 +23,7 @@ import csv
 import json
 import math
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -136,44 +136,16 @@ def read_series_csv(path: Path, freq: str | None = None) -> pd.Series:
     return pd.Series(values, index=pd.DatetimeIndex(stamps), name="value", dtype=float)
 
 
-HISTORY_DAYS = 84  # 12 weeks: what the default profile model averages
 
 
 def stored_series(
     site_id: str, freq: str, metric: str, db: str | None, today: date | None = None
 ) -> pd.Series:
-    """The site's last ``HISTORY_DAYS`` whole local days (ending yesterday) of ``metric`` from the
-    store's rollups, hourly or daily, on naive local timestamps (what ``forecast`` takes).
+    """The site's stored history (:func:`keliu.analytics.site_forecast.site_history`) from ``--db``."""
+    from keliu.analytics.site_forecast import site_history
 
-    The history starts no earlier than the site's first day with data: the days before it are
-    unknown (the site was not counting yet), not days without customers. Fewer than ``MIN_WEEKS``
-    whole weeks of it is an :class:`InputError` ``not enough history: N days of data …, need M``."""
-    from datetime import UTC
-    from zoneinfo import ZoneInfo
-
-    import pandas as pd
-
-    from keliu.analytics.forecast import MIN_WEEKS
-    from keliu.analytics.queries import data_span, trend
-
-    need = MIN_WEEKS * 7
     with open_existing_store(db) as store:  # a mistyped --db is refused, not created
-        zone = ZoneInfo(store.site(site_id).timezone)
-        last = (today or datetime.now(UTC).astimezone(zone).date()) - timedelta(days=1)
-        first = last - timedelta(days=HISTORY_DAYS - 1)
-        span = data_span(store, site_id)
-        first = last + timedelta(days=1) if span is None else max(first, span[0])
-        days = max((last - first).days + 1, 0)
-        if days < need:
-            since = f" ({first.isoformat()} .. {last.isoformat()})" if days else ""
-            raise InputError(
-                f"site {site_id}: not enough history: {days} whole day{'' if days == 1 else 's'} of data"
-                f"{since}, need {need} ({MIN_WEEKS} weeks); the days before a site's first data are "
-                "unknown, not zero"
-            )
-        result = trend(store, site_id, first, last, metric, by="hour" if freq == "h" else "day")  # type: ignore[arg-type]
-    stamps = pd.DatetimeIndex([pd.Timestamp(label) for label, _ in result.points])
-    return pd.Series([float(v) for _, v in result.points], index=stamps, name="value", dtype=float)
+        return site_history(store, site_id, freq, metric, today)
 
 
 @app.command("forecast")

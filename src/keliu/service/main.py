@@ -141,6 +141,10 @@ def serve(settings: ServiceSettings, *, say: Callable[[str], None] | None = None
         if ran := runtime.add_stored_devices():  # the cameras added through the API, again
             say(f"{ran} device(s) added through the API run live")
         app = create_app(settings, store, runtime)
+        if settings.ui:
+            from keliu.ui import mount_ui
+
+            mount_ui(app)
         say(
             f"keliu serving on http://{settings.host}:{settings.port}  (API: /api/v1, OpenAPI: /openapi.json)"
         )

@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     video_dir: Path | None = None
     demo: bool = False  # `make run`: seed a demo organisation …
     demo_video: Path | None = None  # … and play this video in a loop as a live camera of its first store
+    ui: bool = True  # serve the web UI at / (KELIU_UI=false: the API alone)
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> ServiceSettings:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
 
-from keliu.errors import InputError
+from keliu.errors import Conflict, InputError
 from keliu.service.audit import audit
 from keliu.service.auth import CurrentUser, SiteScope, get_store, require_role, visible_sites
 from keliu.service.models import Body, Page
@@ -119,6 +119,39 @@ def put_organisation(body: Organisation, request: Request, admin: Admin) -> Orga
 def list_sites(request: Request, user: CurrentUser) -> Page[SiteOut]:
     items = [site_out(request, s) for s in visible_sites(get_store(request), user)]
     return Page[SiteOut](items=items, total=len(items), limit=max(len(items), 1), offset=0)
+
+
+class NewSite(Body):
+    """A new site (the setup wizard's first step): its cameras, lines, hours and staff follow."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field("Asia/Shanghai", min_length=1, max_length=64)
+    store_type: str | None = Field(None, max_length=100)
+    region: str | None = Field(None, max_length=200)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import available_timezones
+
+        if value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)")
+        return value
+
+
+@router.post("/sites", response_model=SiteOut, status_code=201, summary="Create a site (administrators)")
+def create_site(body: NewSite, request: Request, admin: Admin) -> SiteOut:
+    store = get_store(request)
+    if body.id in {s.site_id for s in store.sites()}:
+        raise Conflict(f"site {body.id!r} exists already")
+    store.upsert_site(body.id, body.name, body.timezone)
+    if body.store_type is not None or body.region is not None:
+        old = store.site_profile(body.id)
+        profile = {**old.__dict__, "store_type": body.store_type, "region": body.region}
+        store.set_site_profile(body.id, SiteProfile(**profile))
+    audit(request, admin, "site_created", site_id=body.id, target=body.name)
+    return site_out(request, body.id)
 
 
 @router.get("/sites/{site_id}", response_model=SiteOut, summary="A site")

@@ -1,0 +1,260 @@
+"""接待台 Reception console (the showroom seed's screen): today's arrivals as they happen, batches
+classified 看车/订单/售后/非客/店员 and assigned to a sales advisor, and the live brief
+到店客流/看车客户/订单客户/售后客户/非客.
+
+Live: the page listens to the site's live hub (the same one behind the SSE and WebSocket streams);
+an arrival or another desk's classification re-reads the arrivals and the brief through the API, so
+two browsers see each other's actions at once. Must not reach the store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from nicegui import background_tasks, ui
+
+from keliu.ui.api import ApiError, service_hub
+from keliu.ui.shell import Page, login_redirect, tid
+
+CATEGORIES = ("browsing", "order", "after_sales", "not_customer", "staff")
+CATEGORY_COLOURS = {
+    "browsing": "blue",
+    "order": "green",
+    "after_sales": "orange",
+    "not_customer": "grey",
+    "staff": "purple",
+}
+SWATCH = {
+    "black": "#111827",
+    "white": "#f9fafb",
+    "grey": "#9ca3af",
+    "gray": "#9ca3af",
+    "red": "#dc2626",
+    "orange": "#f97316",
+    "yellow": "#facc15",
+    "green": "#16a34a",
+    "cyan": "#06b6d4",
+    "blue": "#2563eb",
+    "purple": "#7c3aed",
+    "pink": "#ec4899",
+    "brown": "#92400e",
+}
+
+
+def colour_label(page: Page, name: str | None) -> str:
+    """A clothing colour's name in the page's language (an unknown name as it is)."""
+    key = "grey" if name == "gray" else (name or "unknown")
+    return page.t(f"colour.{key}") if key in SWATCH or key == "unknown" else str(name)
+
+
+def colour_chip(page: Page, name: str | None) -> None:
+    key = name if name in SWATCH else "unknown"
+    label = colour_label(page, name)
+    with ui.row().classes("items-center gap-1"):
+        ui.element("span").classes("inline-block w-3 h-3 rounded-full border").style(
+            f"background: {SWATCH.get(key, 'transparent')}"
+        )
+        ui.label(label).classes("text-xs")
+
+
+def local_time(stamp: str, timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return (
+        datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        .astimezone(ZoneInfo(timezone))
+        .strftime("%H:%M:%S")
+    )
+
+
+@ui.page("/reception", response_timeout=20)
+async def reception_page(request: Request) -> Any:
+    page = await Page.open(request, "/reception")
+    if page is None:
+        return login_redirect("/reception")
+    with page.frame("reception.title"):
+        if page.site_id is None:
+            ui.label(page.t("common.none"))
+            return None
+        site_id, timezone = page.site_id, page.timezone
+        entrances = {
+            f"{e['camera_id']}/{e['line_id']}": e["name"]
+            for e in (await page.api.get(f"/sites/{site_id}/entrances"))["entrances"]
+        }
+        try:
+            advisors = [
+                s["name"] or s["id"]
+                for s in (await page.api.get(f"/sites/{site_id}/staff", limit=500))["items"]
+            ]
+        except ApiError:
+            advisors = []
+        selected: set[str] = set()
+        state: dict[str, Any] = {"arrivals": [], "brief": {}}
+
+        async def load() -> None:
+            state["arrivals"] = (await page.api.get(f"/sites/{site_id}/arrivals", limit=100))["items"]
+            state["brief"] = await page.api.get(f"/sites/{site_id}/reception/brief")
+
+        @ui.refreshable
+        def brief_view() -> None:
+            b = state["brief"]
+            with (
+                ui.grid(columns="repeat(auto-fit, minmax(110px, 1fr))")
+                .classes("w-full gap-2")
+                .props(tid("reception-brief"))
+            ):
+                for key, field in (
+                    ("reception.arrivals", "arrivals"),
+                    ("reception.browsing", "browsing"),
+                    ("reception.order", "order"),
+                    ("reception.after_sales", "after_sales"),
+                    ("reception.not_customer", "not_customer"),
+                    ("reception.staff", "staff"),
+                    ("reception.unclassified", "unclassified"),
+                ):
+                    with ui.card().classes("p-3 shadow-sm items-center gap-0").props(tid(f"brief-{field}")):
+                        ui.label(str(b.get(field, 0))).classes("text-2xl font-bold text-primary")
+                        ui.label(page.t(key)).classes("text-xs text-slate-500")
+
+        @ui.refreshable
+        def arrivals_view() -> None:
+            items = state["arrivals"]
+            if not items:
+                ui.label(page.t("reception.waiting")).classes("text-slate-500 p-4")
+                return
+            for a in items:
+                reception = a.get("reception") or {}
+                category = reception.get("category")
+                with (
+                    ui.card()
+                    .classes("w-full p-3 shadow-sm")
+                    .props(tid("arrival"))
+                    .props(f'data-batch="{a["batch_id"]}"')
+                ):
+                    with ui.row().classes("w-full items-center gap-3 no-wrap"):
+                        ui.checkbox(
+                            value=a["batch_id"] in selected,
+                            on_change=lambda e, bid=a["batch_id"]: (
+                                selected.add(bid) if e.value else selected.discard(bid)
+                            ),
+                        ).props(tid("arrival-select"))
+                        with ui.column().classes("gap-0 min-w-20"):
+                            ui.label(local_time(a["started_at"], timezone)).classes(
+                                "text-lg font-semibold tabular-nums"
+                            )
+                            entrance = entrances.get(
+                                f"{a.get('camera_id')}/{a.get('line_id')}", a.get("line_id") or ""
+                            )
+                            ui.label(entrance).classes("text-xs text-slate-500")
+                        with ui.column().classes("gap-0"):
+                            ui.label(f"{a['size']} {page.t('common.people')}").classes("font-medium")
+                        with ui.column().classes("gap-1 flex-1"):
+                            for upper, lower in list(
+                                zip(a["upper_colours"], a["lower_colours"], strict=False)
+                            )[:4]:
+                                with ui.row().classes("gap-3"):
+                                    ui.label(page.t("reception.upper")).classes("text-xs text-slate-400")
+                                    colour_chip(page, upper)
+                                    ui.label(page.t("reception.lower")).classes("text-xs text-slate-400")
+                                    colour_chip(page, lower)
+                        with ui.column().classes("items-end gap-1"):
+                            if category:
+                                ui.badge(
+                                    page.t(f"reception.{category}"),
+                                    color=CATEGORY_COLOURS.get(category, "grey"),
+                                ).props(tid("arrival-category"))
+                            else:
+                                ui.badge(page.t("reception.unclassified"), color="amber").props(
+                                    tid("arrival-category")
+                                )
+                            if reception.get("advisor"):
+                                ui.label(reception["advisor"]).classes("text-xs text-slate-500")
+
+        async def refresh() -> None:
+            try:
+                await load()
+            except ApiError as error:
+                page.notify_error(error)
+                return
+            brief_view.refresh()
+            arrivals_view.refresh()
+
+        async def classify(category: str | None, advisor: str | None = None) -> None:
+            if not selected:
+                ui.notify(page.t("reception.selected") + ": 0", type="warning")
+                return
+            current = {a["batch_id"]: (a.get("reception") or {}) for a in state["arrivals"]}
+            for batch_id in sorted(selected):
+                old = current.get(batch_id, {})
+                body = {
+                    "category": category if category is not None else old.get("category"),
+                    "advisor": advisor if advisor is not None else old.get("advisor"),
+                    "note": old.get("note"),
+                }
+                try:
+                    await page.api.send("PUT", f"/sites/{site_id}/arrivals/{batch_id}/reception", body)
+                except ApiError as error:
+                    page.notify_error(error)
+                    return
+            selected.clear()
+            await refresh()
+
+        await load()
+        with ui.row().classes("w-full items-center gap-2"):
+            ui.label(page.t("reception.live")).classes("text-xl font-semibold")
+            live_badge = ui.badge(page.t("reception.connected"), color="green").props(tid("live-badge"))
+            ui.space()
+            ui.button(icon="refresh", on_click=refresh).props("flat round dense")
+        brief_view()
+        with ui.card().classes("w-full p-2 shadow-sm sticky top-14 z-10"):
+            with ui.row().classes("w-full items-center gap-2 flex-wrap"):
+                ui.label(page.t("reception.classify")).classes("text-sm text-slate-500")
+                for category in CATEGORIES:
+                    ui.button(
+                        page.t(f"reception.{category}"),
+                        on_click=lambda c=category: classify(c),
+                        color=CATEGORY_COLOURS[category],
+                    ).props("unelevated dense no-caps").props(tid(f"classify-{category}"))
+                advisor = (
+                    ui.select(
+                        advisors,
+                        label=page.t("reception.advisor"),
+                        with_input=True,
+                        new_value_mode="add-unique",
+                    )
+                    .props("dense outlined")
+                    .classes("min-w-36")
+                    .props(tid("advisor"))
+                )
+                ui.button(page.t("reception.assign"), on_click=lambda: classify(None, advisor.value)).props(
+                    "outline dense no-caps"
+                ).props(tid("assign"))
+        with ui.column().classes("w-full gap-2").props(tid("arrivals")):
+            arrivals_view()
+
+        hub = service_hub()
+        client = ui.context.client
+
+        async def listen() -> None:
+            await client.connected()
+            sub = hub.subscribe(site_id)
+            try:
+                while not client.is_deleted:
+                    got = await sub.next(timeout_s=10)
+                    if got is None:
+                        live_badge.props("color=red")
+                        return
+                    dropped, messages = got
+                    if dropped or any(
+                        m.event in ("arrival", "reception", "visit_corrected") for m in messages
+                    ):
+                        await asyncio.sleep(0.2)  # a burst of arrivals is read once
+                        await refresh()
+            finally:
+                sub.close()
+
+        task = background_tasks.create(listen(), name=f"reception {site_id}")
+        client.on_delete(task.cancel)
+    return None

@@ -1,0 +1,100 @@
+"""Small building blocks the web UI's pages share: stat tiles, tables, lazy cards and metric calls.
+
+Must not reach the store; everything comes through :class:`keliu.ui.api.Api`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from nicegui import background_tasks, ui
+
+from keliu.ui.api import ApiError
+from keliu.ui.shell import Page, fmt_signed_pct, tid
+
+log = logging.getLogger(__name__)
+
+__all__ = ["lazy_card", "stat", "table"]
+
+
+def stat(
+    label: str, value: str, change: float | None = None, *, hint: str | None = None, mark: str | None = None
+) -> None:
+    """A number with its label and, if given, its change (green up, red down)."""
+    with ui.column().classes("gap-0 min-w-28") as box:
+        ui.label(label).classes("text-xs text-slate-500")
+        ui.label(value).classes("text-2xl font-semibold text-slate-800")
+        if change is not None:
+            colour = "text-emerald-600" if change >= 0 else "text-rose-600"
+            ui.label(fmt_signed_pct(change) + (f" {hint}" if hint else "")).classes(f"text-xs {colour}")
+    if mark:
+        box.props(tid(mark))
+
+
+def table(
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[dict[str, Any]],
+    *,
+    mark: str | None = None,
+    page_size: int = 10,
+) -> ui.table:
+    """A Quasar table: ``columns`` = (field, label)."""
+    element = (
+        ui.table(
+            columns=[
+                {"name": f, "label": label, "field": f, "align": "left", "sortable": True}
+                for f, label in columns
+            ],
+            rows=list(rows),
+            pagination=page_size,
+        )
+        .classes("w-full")
+        .props("flat dense")
+    )
+    if mark:
+        element.props(tid(mark))
+    return element
+
+
+def lazy_card(
+    page: Page,
+    title: str,
+    load: Callable[[], Awaitable[Any]],
+    render: Callable[[Any], None],
+    *,
+    mark: str,
+    classes: str = "",
+) -> None:
+    """A card whose content is fetched after the page is on screen, so slow figures never hold up
+    the first paint; an API error is shown inside the card."""
+    box = ui.card().classes(f"w-full shadow-sm {classes}").props(tid(mark))
+    with box:
+        ui.label(title).classes("text-base font-semibold text-slate-700")
+        spinner = ui.skeleton().classes("w-full h-40")
+
+    async def fill() -> None:
+        await box.client.connected()
+        try:
+            data = await load()
+        except ApiError as error:
+            message = error.message
+        else:
+            if box.is_deleted:
+                return
+            spinner.delete()
+            try:
+                with box:
+                    render(data)
+                return
+            except Exception as error:  # a figure this page cannot draw: say so in its card
+                log.exception("card %s: cannot draw", mark)
+                message = str(error)
+        if not box.is_deleted:
+            if not spinner.is_deleted:
+                spinner.delete()
+            with box:
+                ui.label(message).classes("text-sm text-slate-500")
+
+    background_tasks.create(fill(), name=f"card {mark}")
