@@ -179,11 +179,11 @@ def test_a_corrected_visit_moves_every_figure_survives_re_resolution_and_undoes(
     back = client.patch(url, json={"category": "customer", "reason": "顾客，误判"})
     assert back.status_code == 200 and back.json()["category"] == "customer"
     assert figures(client, store, day) == before
-    undone = client.delete(f"{url}/correction")
+    undone = client.delete(url.replace("/visits/", "/visit-corrections/"))
     assert undone.status_code == 200, undone.text
     assert undone.json()["corrected"] is False and undone.json()["category"] == "customer"
     assert figures(client, store, day) == before
-    again_undone = client.delete(f"{url}/correction")
+    again_undone = client.delete(url.replace("/visits/", "/visit-corrections/"))
     assert again_undone.status_code == 404 and again_undone.json()["error"]["message"]
     actions = [e.action for e in store.audit_entries()[0]]
     assert actions.count("visit_corrected") == 2 and "visit_correction_undone" in actions
@@ -217,15 +217,18 @@ def test_a_whole_batch_is_corrected_at_once_and_undone(api: tuple[TestClient, St
         {k: d[k] for k in ("batch_id", "size")} for d in pushed
     ]
 
-    undone = client.delete(f"{url}/correction")
+    undone = client.delete(url.replace("/batches/", "/batch-corrections/"))
     assert undone.status_code == 200, undone.text
     assert all(v["category"] == "customer" and not v["corrected"] for v in undone.json()["visits"])
     assert figures(client, store, day) == before
-    assert client.delete(f"{url}/correction").status_code == 404
+    assert client.delete(url.replace("/batches/", "/batch-corrections/")).status_code == 404
     unknown = client.patch(
         f"/api/v1/sites/{SITE}/batches/{quote('b/none')}", json={"category": "staff", "reason": "x"}
     )
     assert unknown.status_code == 404 and "unknown site" not in unknown.text
+    # a method a path does not have is a 405, even where an id may hold any "/"
+    assert client.patch(f"/api/v1/sites/{SITE}/visit-corrections/x/y", json={}).status_code == 405
+    assert client.delete(f"/api/v1/sites/{SITE}/visits/x/correction").status_code == 405
     other = client.get(f"/api/v1/sites/shop-b/visits?day={day}")
     assert other.status_code == 404  # a site the manager may not see
 

@@ -4,7 +4,9 @@ REQUIREMENTS I8): a day's visits as metadata only (arrival time, door and entran
 correction of one visit or of every visit of a batch — staff, courier, not a customer, or back to a
 customer — with the reason, which is logged. Every figure follows at once (``keliu.store.corrections``:
 batches, rollups, the reception brief) and the site's live stream gets a ``batch`` event for every
-batch whose size changed. Undoing a correction gives the visit back what the resolution decided.
+batch whose size changed. Undoing a correction (``DELETE /visit-corrections/{visit_id}`` or
+``/batch-corrections/{batch_id}``; not a sub-path of the visit, whose id may hold any ``/``) gives the
+visit back what the resolution decided.
 
 Any user who may see the site reads its visits; administrators and managers correct them. Visit and
 batch ids contain ``/``: send them as they are.
@@ -165,7 +167,7 @@ def correct_visit(
 
 
 @router.delete(
-    "/sites/{site_id}/visits/{visit_id:path}/correction",
+    "/sites/{site_id}/visit-corrections/{visit_id:path}",
     response_model=VisitOut,
     summary="Undo a visit's correction: it is counted as the resolution decided",
 )
@@ -204,7 +206,7 @@ def correct_batch(
 
 
 @router.delete(
-    "/sites/{site_id}/batches/{batch_id:path}/correction",
+    "/sites/{site_id}/batch-corrections/{batch_id:path}",
     response_model=BatchCorrectionOut,
     summary="Undo the corrections of a batch's visits",
 )
