@@ -109,6 +109,101 @@ def test_ended_tracks_are_evicted() -> None:
     assert counter.tracked_count == 10
 
 
+# Crossing-level evidence across broken tracks (docs/counting.md): people are 10 units tall here,
+# so "near the line" (stitch_near 0.3 heights) is within 3 units of x = 10.
+TALL = 10.0
+
+
+def run_tracks(
+    counter: LineCounter, table: list[tuple[float, int, float, float]], *, lost: bool = True
+) -> list[tuple[str, float, int]]:
+    """table rows: (t_s, track_id, x, y), one observation each, in time order; then every track ends
+    (``lost``: the tracker lost them; else the input ended)."""
+    events = []
+    for t, tid, x, y in table:
+        events += counter.update([TrackPoint(tid, t, round(t), (x, y), TALL)])
+    events += counter.end_tracks({tid for _, tid, _, _ in table}, lost=lost)
+    return [(e.direction, round(e.t_s, 3), e.track_id) for e in events]
+
+
+def test_track_appearing_just_past_the_line_counts_the_crossing_it_just_made() -> None:
+    # hidden behind someone until just past the door, then seen walking steadily in at 2 units/s:
+    # 0.5 s before its first point it was at x = 9.5, so it reached x = 10 at t = 3.75 s
+    table = [(4.0, 2, 10.5, 10.0), (5.0, 2, 12.5, 10.0), (6.0, 2, 14.5, 10.0)]
+    assert run_tracks(LineCounter([DOOR]), table) == [("in", 3.75, 2)]
+
+
+def test_track_appearing_far_from_the_line_or_walking_along_it_counts_nothing() -> None:
+    far = [(4.0, 2, 13.5, 10.0), (5.0, 2, 15.5, 10.0), (6.0, 2, 17.5, 10.0)]  # 3.5 units = 0.35 heights
+    along = [(4.0, 2, 10.5, 4.0), (5.0, 2, 10.9, 8.0), (6.0, 2, 11.3, 12.0)]  # mostly along the door
+    towards = [(4.0, 2, 12.5, 10.0), (5.0, 2, 11.5, 10.0), (6.0, 2, 10.5, 10.0)]  # not leaving it
+    for table in (far, along, towards):
+        assert run_tracks(LineCounter([DOOR]), table) == []
+
+
+def test_track_lost_just_before_the_line_counts_the_crossing_it_was_making() -> None:
+    # 2.4 units/s towards the door, lost 0.2 units before it: 0.2 s later it was over (at t ≈ 2.083 s)
+    table = [(0.0, 1, 5.0, 10.0), (1.0, 1, 7.5, 10.0), (2.0, 1, 9.8, 10.0)]
+    assert run_tracks(LineCounter([DOOR]), table) == [("in", 2.083, 1)]
+    # the same walk when the video simply ends there: nobody knows, nothing is counted
+    assert run_tracks(LineCounter([DOOR]), table, lost=False) == []
+
+
+def test_lingering_at_the_line_then_lost_counts_nothing() -> None:
+    table = [(0.0, 1, 9.7, 10.0), (1.0, 1, 9.8, 10.0), (2.0, 1, 9.75, 10.0), (3.0, 1, 9.85, 10.0)]
+    assert run_tracks(LineCounter([DOOR]), table) == []
+
+
+def test_stitched_tracks_count_one_crossing_never_two() -> None:
+    # track 1 walks towards the door and is lost right before it; 1 s later track 2 appears right
+    # past it and walks on: one person, one crossing (track 2's), and track 1's end adds nothing
+    table = [
+        (0.0, 1, 5.0, 10.0),
+        (1.0, 1, 7.5, 10.0),
+        (2.0, 1, 9.8, 10.0),
+        (3.0, 2, 10.5, 10.0),
+        (4.0, 2, 12.5, 10.0),
+        (5.0, 2, 14.5, 10.0),
+    ]
+    assert run_tracks(LineCounter([DOOR]), table) == [("in", 2.75, 2)]
+    # without the hand-over each track would count the same crossing
+    no_handover = LineCounter([DOOR], CountingRules(handover_s=0.0))
+    assert [d for d, _, _ in run_tracks(no_handover, table)] == ["in", "in"]
+
+
+def test_identities_swapped_while_crossing_side_by_side_count_two() -> None:
+    # two people walk in side by side (y = 8 and y = 12); the tracker swaps their ids on the line
+    table: list[tuple[float, int, float, float]] = []
+    for t, x in enumerate([4.0, 7.0, 9.5, 11.5, 14.0, 16.0]):
+        swapped = x > 10
+        table.append((float(t), 1, x, 12.0 if swapped else 8.0))
+        table.append((float(t), 2, x, 8.0 if swapped else 12.0))
+    events = run_tracks(LineCounter([DOOR]), table)
+    assert sorted((d, tid) for d, _, tid in events) == [("in", 1), ("in", 2)]
+
+
+def test_identities_swapped_with_someone_waiting_count_the_one_who_crossed() -> None:
+    # person P walks in; person Q waits outside at x = 8; at t = 3 the tracker gives P's id to Q
+    # and Q's to P: track 1 never crosses, track 2 jumps from Q (outside) to P (inside)
+    table: list[tuple[float, int, float, float]] = []
+    for t, x in enumerate([4.0, 6.0, 8.5, 11.5, 13.5, 15.5]):
+        p_track, q_track = (1, 2) if t < 3 else (2, 1)
+        table.append((float(t), p_track, x, 10.0))
+        table.append((float(t), q_track, 8.0, 14.0))
+    assert [(d, tid) for d, _, tid in run_tracks(LineCounter([DOOR]), table)] == [("in", 2)]
+
+
+def test_lingering_back_and_forth_and_side_by_side_hold_with_people_sized() -> None:
+    jitter = [9.5, 10.5, 9.6, 10.4, 9.7, 10.6, 11.0, 13.0, 15.0]
+    table = [(float(t), 1, x, 10.0) for t, x in enumerate([7.0, *jitter])]
+    assert [d for d, _, _ in run_tracks(LineCounter([DOOR], CountingRules(hold_observations=2)), table)] == [
+        "in"
+    ]
+    walk = [5.0, 12.0, 14.0, 16.0, 8.0, 6.0, 4.0]
+    table = [(float(t), 1, x, 10.0) for t, x in enumerate(walk)]
+    assert [d for d, _, _ in run_tracks(LineCounter([DOOR]), table)] == ["in", "out"]
+
+
 walk = st.lists(
     st.tuples(st.floats(-50, 50, allow_nan=False), st.floats(-50, 50, allow_nan=False)),
     min_size=1,
@@ -116,11 +211,13 @@ walk = st.lists(
 )
 
 
-def _events(line: Line, points: list[tuple[float, float]], hold: int = 2) -> list[tuple[str, float]]:
+def _events(
+    line: Line, points: list[tuple[float, float]], hold: int = 2, size: float = 0.0
+) -> list[tuple[str, float]]:
     counter = LineCounter([line], CountingRules(hold_observations=hold))
     events = []
     for i, p in enumerate(points):
-        events += counter.update([TrackPoint(1, float(i), i, p)])
+        events += counter.update([TrackPoint(1, float(i), i, p, size)])
     events += counter.end_tracks([1])
     return [(e.direction, e.t_s) for e in events]
 
@@ -153,6 +250,19 @@ def test_directions_alternate_so_no_crossing_is_counted_twice(points, hold) -> N
     # the number of counted crossings can never exceed the number of side changes of the walk
     sides = [x > 0 for x, _ in points if x != 0]
     assert len(events) <= sum(a != b for a, b in itertools.pairwise(sides))
+
+
+@given(walk, st.integers(1, 4), st.floats(1.0, 200.0))
+def test_a_sized_track_alternates_and_adds_at_most_its_two_ends(
+    points: list[tuple[float, float]], hold: int, size: float
+) -> None:
+    """With people sized, a track may count a crossing just before it appeared and one just after it
+    was lost (crossing-level evidence), but directions still alternate: never the same one twice."""
+    events = _events(Line("l", (0.0, -100.0), (0.0, 100.0), inside=(1.0, 0.0)), points, hold, size)
+    directions = [d for d, _ in events]
+    assert all(a != b for a, b in itertools.pairwise(directions))
+    sides = [x > 0 for x, _ in points if x != 0]
+    assert len(events) <= sum(a != b for a, b in itertools.pairwise(sides)) + 2
 
 
 @settings(max_examples=30)
@@ -210,3 +320,13 @@ def test_zone_left_when_track_ends_inside() -> None:
     events = monitor.end_tracks([3])
     assert [(e.kind, e.dwell_s) for e in events] == [("leave", 4.0)]
     assert monitor.occupancy() == {"z": 0}
+
+
+def test_every_worked_example_in_docs_counting_md_is_a_test_here() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "counting.md").read_text()
+    named = set(re.findall(r"`(test_\w+)`", doc))
+    assert len(named) >= 14
+    assert named <= {name for name in globals() if name.startswith("test_")}

@@ -14,6 +14,15 @@ Input is a stream of per-track foot points (`TrackPoint`); output is `CrossingEv
   re-associates the track on the other side, the crossing is counted.
 * The event time is when the counting point was on the line, interpolated linearly between the
   last observation on the old side and the first on the new side.
+* Crossing-level evidence across broken tracks (a crowd hides or swaps people right at the line):
+  a track that *appears* within ``stitch_near`` person heights of a line, moving steadily away
+  from it, counts the crossing its motion over its first ``motion_observations`` observations says
+  it made in the last ``new_extrapolate_s`` seconds; a track that is *lost* within ``stitch_near``
+  heights of a line, moving steadily towards it, counts the crossing its last motion would have
+  completed within ``lost_extrapolate_s``. Only motion within 60° of the line's normal
+  (``min_normal_cos``) counts. When a new track's crossing is counted, a track lost near the line
+  on the other side within ``handover_s`` (and ``handover_gap`` heights) is the same person
+  handed over: its side is moved over, so the crossing is counted once, never twice.
 * Per-track state is dropped when the track ends (`end_tracks`), and a hard cap
   (``max_tracks``) evicts the least recently seen track, so memory stays bounded on 24/7 streams.
 
@@ -22,7 +31,8 @@ Must not know about detectors, trackers, frames or files.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import itertools
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
@@ -84,6 +94,16 @@ class CountingRules:
     extend: float = 0.1
     max_tracks: int = 10_000
     count_pending_at_track_end: bool = True
+    # Crossing-level evidence across broken tracks (docs/counting.md, measured in
+    # docs/benchmarks.md); both extrapolations 0 turns it off.
+    new_extrapolate_s: float = 0.5
+    lost_extrapolate_s: float = 0.2
+    stitch_near: float = 0.3  # person heights from the line
+    min_normal_cos: float = 0.5
+    motion_observations: int = 3
+    handover_s: float = 1.0
+    handover_near: float = 0.5  # person heights from the line
+    handover_gap: float = 1.0  # person heights between the lost track's last point and the new one
 
     def __post_init__(self) -> None:
         if self.hold_observations < 1:
@@ -94,6 +114,12 @@ class CountingRules:
             )
         if self.max_tracks < 1:
             raise ValueError(f"CountingRules: max_tracks must be ≥ 1, got {self.max_tracks}")
+        if min(self.new_extrapolate_s, self.lost_extrapolate_s, self.stitch_near, self.handover_s) < 0:
+            raise ValueError("CountingRules: extrapolation times, stitch_near and handover_s must be ≥ 0")
+        if self.motion_observations < 2:
+            raise ValueError(
+                f"CountingRules: motion_observations must be ≥ 2, got {self.motion_observations}"
+            )
 
 
 S = TypeVar("S")
@@ -125,6 +151,9 @@ class _RecentTracks(Generic[S]):
     def pop(self, track_id: int) -> dict[str, S] | None:
         return self._items.pop(track_id, None)
 
+    def get(self, track_id: int) -> dict[str, S] | None:
+        return self._items.get(track_id)
+
     def ids_not_in(self, alive_track_ids: Iterable[int]) -> list[int]:
         alive = set(alive_track_ids)
         return [tid for tid in self._items if tid not in alive]
@@ -151,6 +180,8 @@ class LineCounter:
             raise ValueError(f"LineCounter: line ids must be unique, got {ids}")
         self.rules = rules or CountingRules()
         self._tracks: _RecentTracks[_LineState] = _RecentTracks(self.rules.max_tracks)
+        # per live track: its last few observations (motion) and how many it has had (capped)
+        self._motion: dict[int, tuple[deque[TrackPoint], list[int]]] = {}
 
     @property
     def tracked_count(self) -> int:
@@ -160,25 +191,42 @@ class LineCounter:
     def update(self, observations: Iterable[TrackPoint]) -> list[CrossingEvent]:
         """Feed the observations of one frame (any order); returns the crossings they complete."""
         events: list[CrossingEvent] = []
+        n_motion = self.rules.motion_observations
         for obs in observations:
-            states, _ = self._tracks.touch(obs.track_id)  # evicted tracks were long gone
+            states, evicted = self._tracks.touch(obs.track_id)
+            for track_id, _ in evicted:  # long gone: nothing left to count
+                self._motion.pop(track_id, None)
+            recent, seen = self._motion.setdefault(obs.track_id, (deque(maxlen=n_motion), [0]))
+            recent.append(obs)
+            seen[0] = min(seen[0] + 1, n_motion + 1)
             for line in self.lines:
                 event = self._observe(line, states, obs)
+                if event is None and seen[0] == n_motion:
+                    event = self._appeared_across(line, states.get(line.id), recent)
                 if event is not None:
                     events.append(event)
         return events
 
-    def end_tracks(self, track_ids: Iterable[int]) -> list[CrossingEvent]:
-        """Forget ended tracks; a crossing still pending is counted if the rules say so."""
+    def end_tracks(self, track_ids: Iterable[int], *, lost: bool = True) -> list[CrossingEvent]:
+        """Forget ended tracks; a crossing still pending is counted if the rules say so, and so is
+        the crossing a track ``lost`` (not merely at the end of the input) was about to make."""
         events: list[CrossingEvent] = []
         for track_id in track_ids:
             states = self._tracks.pop(track_id)
-            if states is None or not self.rules.count_pending_at_track_end:
+            recent, _ = self._motion.pop(track_id, (deque(), [0]))
+            if states is None:
                 continue
             for line in self.lines:
                 state = states.get(line.id)
-                if state is not None and state.pending_first is not None:
-                    event = self._complete(line, state, state.pending_first)
+                if state is None:
+                    continue
+                if state.pending_first is not None:
+                    if self.rules.count_pending_at_track_end:
+                        event = self._complete(line, state, state.pending_first)
+                        if event is not None:
+                            events.append(event)
+                elif lost:
+                    event = self._vanished_across(line, state, recent)
                     if event is not None:
                         events.append(event)
         return events
@@ -212,6 +260,102 @@ class LineCounter:
         event = self._complete(line, state, first)
         state.anchor = obs
         return event
+
+    def _motion_across(
+        self, line: Line, points: deque[TrackPoint], size: float
+    ) -> tuple[float, float] | None:
+        """Velocity over ``points`` (units per second) if it is steady and mostly across ``line``."""
+        first, last = points[0], points[-1]
+        dt = last.t_s - first.t_s
+        if dt <= 0 or size <= 0:
+            return None
+        vx = (last.point[0] - first.point[0]) / dt
+        vy = (last.point[1] - first.point[1]) / dt
+        speed = (vx * vx + vy * vy) ** 0.5
+        (ax, ay), (bx, by) = line.a, line.b
+        normal = abs(vx * -(by - ay) + vy * (bx - ax)) / line.length
+        if speed == 0 or normal / speed < self.rules.min_normal_cos:
+            return None
+        return vx, vy
+
+    def _appeared_across(
+        self, line: Line, state: _LineState | None, recent: deque[TrackPoint]
+    ) -> CrossingEvent | None:
+        """A track's first observations, all on one side, leaving the line from right beside it:
+        the crossing it made just before it was first seen (once per track and line)."""
+        tau = self.rules.new_extrapolate_s
+        if tau <= 0 or state is None or state.pending_first is not None:
+            return None
+        first = recent[0]
+        distances = [line.signed_distance(p.point) for p in recent]
+        if not all(d * state.confirmed_side > 0 for d in distances):
+            return None  # touched the line or the other side, or already counted a change
+        magnitudes = [abs(d) for d in distances]
+        if magnitudes[0] > self.rules.stitch_near * first.size:
+            return None
+        if any(b <= a for a, b in itertools.pairwise(magnitudes)):
+            return None  # not steadily moving away from the line
+        velocity = self._motion_across(line, recent, first.size)
+        if velocity is None:
+            return None
+        before = (first.point[0] - velocity[0] * tau, first.point[1] - velocity[1] * tau)
+        if not segment_crossing(line, before, first.point, extend=self.rules.extend):
+            return None
+        d_before, d_first = line.signed_distance(before), distances[0]
+        t_s = first.t_s - tau + d_before / (d_before - d_first) * tau
+        self._hand_over(line, first, state.confirmed_side)
+        direction: Direction = "in" if state.confirmed_side > 0 else "out"
+        return CrossingEvent(line.id, direction, t_s, first.track_id, first.frame_index)
+
+    def _hand_over(self, line: Line, first: TrackPoint, side: int) -> None:
+        """Tracks lost just before ``first`` near the line on the other side were this person:
+        move them to ``side`` so their end does not count the same crossing again."""
+        rules = self.rules
+        for track_id, (recent, _) in self._motion.items():
+            last = recent[-1]
+            if track_id == first.track_id or not 0 < first.t_s - last.t_s <= rules.handover_s:
+                continue
+            states = self._tracks.get(track_id)
+            state = states.get(line.id) if states is not None else None
+            if state is None or state.confirmed_side != -side:
+                continue
+            height = max(first.size, last.size)
+            if abs(line.signed_distance(last.point)) > rules.handover_near * height:
+                continue
+            gap = ((last.point[0] - first.point[0]) ** 2 + (last.point[1] - first.point[1]) ** 2) ** 0.5
+            if gap > rules.handover_gap * height:
+                continue
+            state.confirmed_side = side
+            state.pending_first = None
+            state.pending_count = 0
+
+    def _vanished_across(
+        self, line: Line, state: _LineState, recent: deque[TrackPoint]
+    ) -> CrossingEvent | None:
+        """A lost track last seen heading steadily for the line from right beside it: the crossing
+        its motion would have completed within ``lost_extrapolate_s``."""
+        tau = self.rules.lost_extrapolate_s
+        if tau <= 0 or len(recent) < 2:
+            return None
+        last = recent[-1]
+        distances = [line.signed_distance(p.point) for p in recent]
+        if distances[-1] * state.confirmed_side <= 0:
+            return None
+        magnitudes = [abs(d) for d in distances]
+        if magnitudes[-1] > self.rules.stitch_near * last.size:
+            return None
+        if any(b >= a for a, b in itertools.pairwise(magnitudes)):
+            return None  # not steadily approaching the line
+        velocity = self._motion_across(line, recent, last.size)
+        if velocity is None:
+            return None
+        ahead = (last.point[0] + velocity[0] * tau, last.point[1] + velocity[1] * tau)
+        if not segment_crossing(line, last.point, ahead, extend=self.rules.extend):
+            return None
+        d_last, d_ahead = distances[-1], line.signed_distance(ahead)
+        t_s = last.t_s + d_last / (d_last - d_ahead) * tau
+        direction: Direction = "out" if state.confirmed_side > 0 else "in"
+        return CrossingEvent(line.id, direction, t_s, last.track_id, last.frame_index)
 
     def _complete(self, line: Line, state: _LineState, first: TrackPoint) -> CrossingEvent | None:
         anchor = state.anchor

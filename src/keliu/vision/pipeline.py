@@ -106,7 +106,8 @@ class CountingPipeline:
         ended = self.tracker.finish()
         if self._counter is None or self._zones is None:
             return FrameResult(frame_index, t_s, [], ended_track_ids=ended)
-        crossings = sorted(self._counter.end_tracks(ended), key=lambda e: e.t_s)
+        # the tracks were not lost, the input ended: no crossing is extrapolated for them
+        crossings = sorted(self._counter.end_tracks(ended, lost=False), key=lambda e: e.t_s)
         zone_events = sorted(self._zones.end_tracks(ended), key=lambda e: e.t_s)
         return FrameResult(frame_index, t_s, [], crossings, zone_events, ended)
 
