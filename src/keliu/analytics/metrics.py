@@ -17,7 +17,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
@@ -91,16 +91,19 @@ __all__ = [
     "browsing_depth",
     "business_hours_effect",
     "category_heat",
+    "category_shares",
     "change",
     "compare",
     "dwell_by",
     "entrance_heat",
+    "epoch_us",
     "floor_climb",
     "funnel",
     "holiday_stats",
     "holiday_status",
     "hourly_comparison",
     "indices",
+    "indices_us",
     "is_high_frequency",
     "is_received",
     "kpi",
@@ -116,8 +119,10 @@ __all__ = [
     "return_bucket",
     "return_intervals",
     "same_elapsed_window",
+    "seconds_us",
     "shift_months",
     "shop_ranking",
+    "shop_ranks",
     "target_progress",
     "time_slot_peaks",
     "trend",
@@ -720,6 +725,23 @@ def shop_ranking(
 
     visits, returning, first = visits_of(paths)
     previous = visits_of(previous_paths)[0] if previous_paths is not None else None
+    return shop_ranks(areas, visits, returning, first, previous, by)
+
+
+def shop_ranks(
+    areas: Mapping[str, Area],
+    visits: Mapping[str, int],
+    returning: Mapping[str, int],
+    first: Mapping[str, int],
+    previous: Mapping[str, int] | None = None,
+    by: Literal["visits", "returning", "per_m2", "first_shop", "mom_change"] = "visits",
+) -> tuple[ShopRank, ...]:
+    """:func:`shop_ranking` from counts per shop zone already made (distinct customer visits that
+    stayed in it, of them returning, visits whose first shop it was; ``previous``: last month's
+    visits): what the store aggregates in SQL. Missing zones count 0."""
+    shops = {z: a for z, a in areas.items() if a.kind == "shop"}
+    visits, returning, first = Counter(visits), Counter(returning), Counter(first)
+    previous = None if previous is None else Counter(previous)
     ranks = [
         ShopRank(
             z,
@@ -759,6 +781,12 @@ def category_heat(
         }
         counts.update(cats)
         reached += bool(cats)
+    return category_shares(counts, reached)
+
+
+def category_shares(counts: Mapping[str, int], reached: int) -> tuple[tuple[str, int, float | None], ...]:
+    """:func:`category_heat` from counts already made: distinct customer visits per category and
+    the visits that reached any categorised shop (what the store aggregates in SQL)."""
     return tuple((c, n, ratio(n, reached)) for c, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
 
 
@@ -913,37 +941,52 @@ LINK_SLACK_S = 120.0  # a repeat's previous visit was last seen at most this lon
 OPEN_VISIT_S = 12 * 3600.0  # a visit without a seen exit may have been seen up to this long after entry
 
 
+_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_us(at: datetime) -> int:
+    """A timezone-aware instant as whole microseconds since 1970-01-01 UTC (exact)."""
+    return (at - _EPOCH) // _US
+
+
+def seconds_us(seconds: float) -> int:
+    """``timedelta(seconds=seconds)`` in whole microseconds (rounded as ``timedelta`` rounds)."""
+    return timedelta(seconds=seconds) // _US
+
+
 def _previous_visit(
-    v: VisitFacts,
-    seen_at: datetime,
-    by_exit: Sequence[tuple[datetime, int]],
-    open_by_entry: Sequence[tuple[datetime, int]],
-    visits: Sequence[VisitFacts],
+    i: int,
+    seen_at: int,
+    by_exit: Sequence[tuple[int, int]],
+    open_by_entry: Sequence[tuple[int, int]],
+    entries: Sequence[int],
 ) -> int | None:
-    """The index of the visit the resolver linked ``v`` to: it was last seen at ``seen_at`` (first
-    entry − interval). Of the visits with a seen exit, the one whose exit is nearest to ``seen_at``
-    (within :data:`LINK_SLACK_S`, entered at or before it); else the latest-entered visit without an
-    exit that entered at most :data:`OPEN_VISIT_S` before it."""
-    slack = timedelta(seconds=LINK_SLACK_S)
-    best: tuple[float, int] | None = None
+    """The index of the visit the resolver linked visit ``i`` to: it was last seen at ``seen_at``
+    (first entry − interval). Of the visits with a seen exit, the one whose exit is nearest to
+    ``seen_at`` (within :data:`LINK_SLACK_S`, entered at or before it); else the latest-entered visit
+    without an exit that entered at most :data:`OPEN_VISIT_S` before it. Instants are microseconds;
+    ``entries``: each visit's first entry."""
+    slack = round(LINK_SLACK_S * 1_000_000)
+    best: tuple[int, int] | None = None
     for k in range(bisect.bisect_left(by_exit, (seen_at - slack, -1)), len(by_exit)):
-        exit_at, i = by_exit[k]
+        exit_at, j = by_exit[k]
         if exit_at > seen_at + slack:
             break
-        u = visits[i]
-        if u is v or u.first_entry > seen_at or u.first_entry >= v.first_entry:
+        if j == i or entries[j] > seen_at or entries[j] >= entries[i]:
             continue
-        key = abs((seen_at - exit_at).total_seconds())
+        key = abs(seen_at - exit_at)
         if best is None or key < best[0]:
-            best = (key, i)
+            best = (key, j)
     if best is not None:
         return best[1]
-    for k in range(bisect.bisect_right(open_by_entry, (seen_at, len(visits))) - 1, -1, -1):
-        entered, i = open_by_entry[k]
-        if (seen_at - entered).total_seconds() > OPEN_VISIT_S:
+    open_us = round(OPEN_VISIT_S * 1_000_000)
+    for k in range(bisect.bisect_right(open_by_entry, (seen_at, len(entries))) - 1, -1, -1):
+        entered, j = open_by_entry[k]
+        if seen_at - entered > open_us:
             break
-        if visits[i] is not v and entered < v.first_entry:
-            return i
+        if j != i and entered < entries[i]:
+            return j
     return None
 
 
@@ -963,20 +1006,42 @@ def indices(visits: Sequence[VisitFacts], window_start: datetime) -> Indices:
     * 活跃指数 activity index = visits / persons: mean visits per person;
     * 逛店指数 browsing index = mean distinct shops per visit.
     """
+    ordered = sorted(visits, key=lambda v: (v.first_entry, v.visit_id))
+    return indices_us(
+        [epoch_us(v.first_entry) for v in ordered],
+        [None if v.last_exit is None else epoch_us(v.last_exit) for v in ordered],
+        [
+            None if not v.returning or v.since_previous_s is None else seconds_us(v.since_previous_s)
+            for v in ordered
+        ],
+        sum(v.shops for v in ordered),
+        epoch_us(window_start),
+    )
 
-    def seen_before(v: VisitFacts) -> datetime | None:
-        if not v.returning or v.since_previous_s is None:
-            return None
-        at = v.first_entry - timedelta(seconds=v.since_previous_s)
-        return at if at >= window_start else None
 
-    seen = [seen_before(v) for v in visits]
+def indices_us(
+    first_entry: Sequence[int],
+    last_exit: Sequence[int | None],
+    since_previous: Sequence[int | None],
+    shops: int,
+    window_start: int,
+) -> Indices:
+    """:func:`indices` of visits given as microseconds since 1970 UTC (:func:`epoch_us`), in order of
+    first entry then visit id (which decides between visits last seen at the same instant): each
+    visit's first entry, last exit (None: not seen), interval to its previous visit (None: not a
+    returning visit; :func:`seconds_us`), and the distinct shops of all the visits together. What
+    the store hands over without building a ``VisitFacts`` per visit."""
+    n = len(first_entry)
+    seen: list[int | None] = [
+        None if s is None or fe - s < window_start else fe - s
+        for fe, s in zip(first_entry, since_previous, strict=True)
+    ]
     repeats = sum(1 for x in seen if x is not None)
-    persons = len(visits) - repeats
-    by_exit = sorted((v.last_exit, i) for i, v in enumerate(visits) if v.last_exit is not None)
-    open_by_entry = sorted((v.first_entry, i) for i, v in enumerate(visits) if v.last_exit is None)
+    persons = n - repeats
+    by_exit = sorted((x, i) for i, x in enumerate(last_exit) if x is not None)
+    open_by_entry = sorted((first_entry[i], i) for i, x in enumerate(last_exit) if x is None)
     previous: dict[int, int | None] = {
-        i: _previous_visit(visits[i], at, by_exit, open_by_entry, visits)
+        i: _previous_visit(i, at, by_exit, open_by_entry, first_entry)
         for i, at in enumerate(seen)
         if at is not None
     }
@@ -990,12 +1055,12 @@ def indices(visits: Sequence[VisitFacts], window_start: datetime) -> Indices:
     unlinked = sum(1 for p in previous.values() if p is None)
     multi = min(len(firsts), persons)
     return Indices(
-        len(visits),
+        n,
         persons,
         repeats,
         ratio(multi, persons),
-        ratio(len(visits), persons),
-        ratio(sum(v.shops for v in visits), len(visits)),
+        ratio(n, persons),
+        ratio(shops, n),
         multi,
         unlinked,
     )
