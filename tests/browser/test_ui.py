@@ -58,6 +58,7 @@ def sign_in(
         viewport={"width": width, "height": height}, locale="zh-CN" if lang == "zh" else "en-US"
     )
     context.add_cookies([{"name": "keliu_lang", "value": lang, "url": server.base}])
+    context.set_default_timeout(60_000)  # a loaded 2-core machine
     watched = Watched(context.new_page())
     page = watched.page
     page.goto(server.base + "/login")
@@ -68,9 +69,21 @@ def sign_in(
     return watched
 
 
+def visit(page: Any, url: str) -> None:
+    """Go to ``url``; a navigation the page itself started (NiceGUI reloads a page whose connection
+    came too late on a loaded machine) is retried once."""
+    try:
+        page.goto(url)
+    except Exception as error:  # playwright's Error: net::ERR_ABORTED
+        if "ERR_ABORTED" not in str(error):
+            raise
+        page.goto(url)
+
+
 def settle(page: Any) -> None:
     """Wait until the page's lazily loaded cards are filled (no skeleton left) and charts drawn."""
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
+    page.locator(".q-header, .q-card").first.wait_for(timeout=60_000)  # the page is mounted
     page.wait_for_function("document.querySelectorAll('.q-skeleton').length === 0", timeout=300_000)
     page.wait_for_timeout(400)
 
@@ -119,53 +132,6 @@ def words(ui_server: UiServer) -> set[str]:
     return data_words(ui_server)
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_page_renders_in_one_language(
-    browser: Any, ui_server: UiServer, artifacts: Any, words: set[str], lang: str
-) -> None:
-    watched = sign_in(browser, ui_server, lang=lang)
-    page = watched.page
-    paints: dict[str, float] = {}
-    problems: dict[str, list[str]] = {}
-    english_nav = [
-        "Reception",
-        "Reports",
-        "Analysis",
-        "Store ranking",
-        "Quick lookup",
-        "Big screen",
-        "Settings",
-    ]
-    for path in PAGES:
-        watched.problems.clear()
-        started = time.perf_counter()
-        page.goto(ui_server.base + path, wait_until="commit")
-        page.locator(".q-card, .nicegui-echart").first.wait_for(state="visible", timeout=60_000)
-        paints[path] = time.perf_counter() - started
-        settle(page)
-        name = path.strip("/").replace("/", "_").replace("?", "_").replace("=", "-") or "home"
-        page.screenshot(path=str(artifacts / f"{lang}-{name}.png"), full_page=True)
-        found = list(watched.problems)
-        if blank := blank_charts(page):
-            found.append(f"blank charts: {blank}")
-        text = page.inner_text("body")
-        if lang == "en":
-            foreign = sorted({w for w in CJK.findall(text) if not any(w in d for d in words)})
-            if foreign:
-                found.append(f"Chinese on an English page: {foreign[:20]}")
-        else:
-            leaked = [w for w in english_nav if w in text]
-            if leaked:
-                found.append(f"English on a Chinese page: {leaked}")
-        if found:
-            problems[path] = found
-    print(f"\nfirst meaningful paint ({lang}, 4 stores x 60 days):")
-    for path, seconds in paints.items():
-        print(f"  {path:<32} {seconds:6.2f} s")
-    watched.page.context.close()
-    assert not problems, problems
-
-
 def test_switching_language_changes_every_label(browser: Any, ui_server: UiServer) -> None:
     watched = sign_in(browser, ui_server, lang="zh")
     page = watched.page
@@ -174,7 +140,7 @@ def test_switching_language_changes_every_label(browser: Any, ui_server: UiServe
     assert "接待台" in page.inner_text("body")
     page.get_by_test_id("lang-switch").click()
     page.wait_for_function("document.cookie.includes('keliu_lang=en')")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     page.get_by_text("Reception desk").first.wait_for()
     body = page.inner_text("body")
     for label in (
@@ -203,16 +169,14 @@ def test_live_arrival_appears_within_two_seconds(browser: Any, ui_server: UiServ
     page.goto(ui_server.base + "/reception?site=demo-001")
     settle(page)
     latencies = []
+    newest = (
+        "(() => { const c = document.querySelector('[data-testid=arrival]');"
+        " return c ? c.dataset.batch + '/' + c.dataset.size : ''; })()"
+    )
     for _ in range(5):
-        before = page.evaluate("document.querySelectorAll('[data-testid=arrival]').length")
-        first = page.evaluate("(document.querySelector('[data-testid=arrival]') || {}).dataset?.batch || ''")
-        published = ui_server.feed(1)
-        page.wait_for_function(
-            "([n, first]) => { const cards = document.querySelectorAll('[data-testid=arrival]');"
-            " return cards.length > n || (cards.length && cards[0].dataset.batch !== first); }",
-            arg=[before, first],
-            timeout=10_000,
-        )
+        before = page.evaluate(newest)
+        published = ui_server.feed(1)  # joins the newest batch (same moment) or starts one: either shows
+        page.wait_for_function(f"{newest} !== {before!r}", timeout=10_000)
         latencies.append(time.time() - published)
         page.wait_for_timeout(300)
     print(f"\nsighting → reception console: {', '.join(f'{s:.2f}' for s in latencies)} s")
@@ -257,15 +221,17 @@ def test_store_staff_sees_only_their_store(browser: Any, ui_server: UiServer) ->
     with ui_server.api() as admin:
         names = {s["id"]: s["name"] for s in admin.get("/sites").json()["items"]}
     for path in ("/", "/reception", "/visits", "/lookup"):
-        page.goto(f"{ui_server.base}{path}?site=demo-001")
+        visit(page, f"{ui_server.base}{path}?site=demo-001")
         settle(page)
+        page.wait_for_function("name => document.body.innerText.includes(name)", arg=names["demo-002"])
         body = page.inner_text("body")
         assert names["demo-001"] not in body, path
         assert names["demo-002"] in body, path
-    page.goto(ui_server.base + "/stores")
+    visit(page, ui_server.base + "/stores")  # chain figures are the administrators' (as in the API)
     settle(page)
     body = page.inner_text("body")
-    assert names["demo-002"] in body and names["demo-001"] not in body and names["demo-003"] not in body
+    assert page.get_by_test_id("chain-admin-only").is_visible()
+    assert all(names[s] not in body for s in ("demo-001", "demo-003", "demo-004"))
     nav = page.locator(".q-drawer").inner_text()
     assert "设置" not in nav and "工作台" not in nav
     assert page.request.get(ui_server.base + "/api/v1/sites/demo-001/arrivals").status == 404
@@ -290,7 +256,12 @@ def pets_device(ui_server: UiServer) -> Iterator[str]:
     with ui_server.api() as api:
         api.post(
             "/sites/demo-002/devices",
-            json={"id": "pets-door", "name": "PETS door", "source": "PETS09-S2L1.mp4", "analysis_fps": 7.0},
+            json={
+                "id": "pets-door",
+                "name": "PETS door",
+                "source": str(ui_server.videos / "PETS09-S2L1.mp4"),
+                "analysis_fps": 7.0,
+            },
         ).raise_for_status()
         deadline = time.monotonic() + 120
         while (
@@ -324,10 +295,12 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_timeout(300)
     page.get_by_test_id("line-save").click()
-    page.get_by_text("门线已保存").first.wait_for(timeout=10_000)
     with ui_server.api() as api:
-        device = api.get(f"/sites/demo-002/devices/{pets_device}").json()
-        line = next(line for line in device["lines"] if line["id"] == "door")
+        deadline = time.monotonic() + 30
+        while not (lines := api.get(f"/sites/demo-002/devices/{pets_device}").json()["lines"]):
+            assert time.monotonic() < deadline, "the drawn line was not saved"
+            time.sleep(0.5)
+        line = next(line for line in lines if line["id"] == "door")
         assert abs(line["a"][0] - 0.5) < 0.03 and abs(line["b"][1] - 0.95) < 0.03
         deadline = time.monotonic() + 120
         crossings = 0
@@ -338,3 +311,56 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
     assert crossings > 0
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
     page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_renders_in_one_language(
+    browser: Any, ui_server: UiServer, artifacts: Any, words: set[str], lang: str
+) -> None:
+    watched = sign_in(browser, ui_server, lang=lang)
+    page = watched.page
+    paints: dict[str, float] = {}
+    problems: dict[str, list[str]] = {}
+    english_nav = [
+        "Reception",
+        "Reports",
+        "Analysis",
+        "Store ranking",
+        "Quick lookup",
+        "Big screen",
+        "Settings",
+    ]
+    for path in PAGES:
+        watched.problems.clear()
+        started = time.perf_counter()
+        page.goto(ui_server.base + path, wait_until="commit")
+        page.locator(".q-card, .nicegui-echart").first.wait_for(state="visible", timeout=60_000)
+        paints[path] = time.perf_counter() - started
+        try:
+            settle(page)
+        except Exception as error:  # a reload NiceGUI made on a loaded machine: once more
+            if "context was destroyed" not in str(error):
+                raise
+            visit(page, ui_server.base + path)
+            settle(page)
+        name = path.strip("/").replace("/", "_").replace("?", "_").replace("=", "-") or "home"
+        page.screenshot(path=str(artifacts / f"{lang}-{name}.png"), full_page=True, timeout=120_000)
+        found = list(watched.problems)
+        if blank := blank_charts(page):
+            found.append(f"blank charts: {blank}")
+        text = page.inner_text("body")
+        if lang == "en":
+            foreign = sorted({w for w in CJK.findall(text) if not any(w in d for d in words)})
+            if foreign:
+                found.append(f"Chinese on an English page: {foreign[:20]}")
+        else:
+            leaked = [w for w in english_nav if w in text]
+            if leaked:
+                found.append(f"English on a Chinese page: {leaked}")
+        if found:
+            problems[path] = found
+    print(f"\nfirst meaningful paint ({lang}, 4 stores x 60 days):")
+    for path, seconds in paints.items():
+        print(f"  {path:<32} {seconds:6.2f} s")
+    watched.page.context.close()
+    assert not problems, problems

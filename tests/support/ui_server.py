@@ -20,14 +20,93 @@ Prints ``READY <port>`` once it serves. Memory (RSS) is at ``GET /_test/rss``.
 from __future__ import annotations
 
 import argparse
+import base64
+import os
 import resource
+import shutil
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 ADMIN_PASSWORD = "keliu-ui-test-2026"
+ADMIN = ("admin", ADMIN_PASSWORD)
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+DEMO_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+# ------------------------------------------------------------------ the test's side: start and talk to it
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class UiServer:
+    base: str
+    process: subprocess.Popen[str]
+    log: Path
+    sites: int
+    days: int
+    videos: Path = Path("/nonexistent")
+
+    @contextmanager
+    def api(self, user: tuple[str, str] = ADMIN) -> Iterator[httpx.Client]:
+        """The REST API signed in as ``user``."""
+        with httpx.Client(base_url=self.base + "/api/v1", timeout=120) as client:
+            client.post("/auth/login", json={"username": user[0], "password": user[1]}).raise_for_status()
+            yield client
+
+    def rss_mib(self) -> float:
+        return float(httpx.get(self.base + "/_test/rss", timeout=30).json()["rss_mib"])
+
+    def feed(self, n: int = 1) -> float:
+        """N people cross demo-001's door now; the wall-clock time the sightings were published."""
+        return float(
+            httpx.post(self.base + "/_test/sightings", params={"n": n}, timeout=30).json()["published_at"]
+        )
+
+
+def start_ui_server(tmp: Path, sites: int, days: int) -> UiServer:
+    videos = tmp / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DATA / "video" / "PETS09-S2L1.mp4", videos / "PETS09-S2L1.mp4")  # devices may play it
+    key = tmp / "signature.key"
+    key.write_bytes(base64.b64encode(os.urandom(32)))
+    key.chmod(0o600)
+    port = free_port()
+    log = tmp / "server.log"
+    env = {**os.environ, "KELIU_SIGNATURE_KEY_FILE": str(key)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.ui_server", "--db", f"sqlite:///{tmp / 'keliu.db'}",
+         "--port", str(port), "--sites", str(sites), "--days", str(days), "--video-dir", str(videos),
+         "--demo-video", str(DEMO_VIDEO)],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ui_server exited: {log.read_text()[-3000:]}")
+        if f"READY {port}" in log.read_text():
+            return UiServer(f"http://127.0.0.1:{port}", process, log, sites, days, videos)
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"ui_server not ready: {log.read_text()[-3000:]}")
+
+
+# ------------------------------------------------------------------------------- the server process
 
 
 def synthetic_sighting(
@@ -39,7 +118,8 @@ def synthetic_sighting(
     from keliu.vision.colours import HISTOGRAM_DIM
 
     embedding = rng.normal(size=1280).astype(np.float32)
-    colour = np.abs(rng.normal(size=HISTOGRAM_DIM)).astype(np.float32)
+    colour = np.zeros(HISTOGRAM_DIM, np.float32)  # a few colours of its own: like nobody else
+    colour[rng.choice(HISTOGRAM_DIM, size=4, replace=False)] = 1.0
     signature = Signature(
         embedding / np.linalg.norm(embedding),
         colour / np.linalg.norm(colour),
@@ -102,8 +182,11 @@ def main() -> int:
     )  # no camera thread: the test feeds it
     runtime.add_stored_devices()
     app = create_app(settings, store, runtime)
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng()  # new people every run: an earlier run's would be recognised
     fed = [0]
+    first_track = (
+        int(time.time()) % 1_000_000
+    ) * 1000  # track ids never seen by an earlier run on this store
 
     @app.post("/_test/sightings", include_in_schema=False)
     def feed(n: int = 1) -> dict[str, float]:
@@ -111,7 +194,7 @@ def main() -> int:
         for _ in range(n):
             fed[0] += 1
             sighting = synthetic_sighting(
-                demo.site.id, "demo-door", "demo-door", 9_000_000 + fed[0], now, rng
+                demo.site.id, "demo-door", "demo-door", first_track + fed[0], now, rng
             )
             runtime.bus.publish(SightingSeen(site_id=demo.site.id, at=now, sighting=sighting))
         return {"published_at": time.time()}

@@ -43,6 +43,8 @@ FORBIDDEN = {
     "resolve": ("keliu.runtime", "keliu.service"),
     "runtime": ("keliu.service", "keliu.cli", "keliu.ui"),
     "store": ("keliu.runtime", "keliu.service"),
+    # the web UI reads through the REST API only (keliu.ui.api): no second path to the data
+    "ui": ("keliu.store", "keliu.analytics", "keliu.runtime", "keliu.resolve", "keliu.vision", "keliu.demo"),
 }
 
 

@@ -29,6 +29,6 @@ def mount_ui(app: FastAPI) -> None:
         favicon="📊",
         language="zh-CN",
         show_welcome_message=False,
-        reconnect_timeout=10.0,
+        reconnect_timeout=30.0,  # a busy moment must not cost a receptionist her page
         binding_refresh_interval=None,
     )

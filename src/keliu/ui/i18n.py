@@ -236,6 +236,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "stores.vs_type": ("较同类门店均值", "vs same type"),
     "stores.vs_top": ("较第一名", "vs top store"),
     "stores.count": ("门店数", "Stores"),
+    "stores.admin_only": (
+        "连锁总览与排行仅对系统管理员开放。",
+        "The chain overview and ranking are for administrators.",
+    ),
     # lookup and visits
     "lookup.title": ("客流速查", "Quick lookup"),
     "lookup.how_many": ("多少人", "How many"),

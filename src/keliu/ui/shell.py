@@ -41,8 +41,13 @@ NAV: list[tuple[str, list[tuple[str, str, str, tuple[str, ...] | None]]]] = [
     (
         "nav.section.chain",
         [
-            ("/stores", "nav.stores", "storefront", None),
-            ("/ranking", "nav.ranking", "leaderboard", None),
+            (
+                "/stores",
+                "nav.stores",
+                "storefront",
+                ("admin",),
+            ),  # chain figures: administrators (the API's rule)
+            ("/ranking", "nav.ranking", "leaderboard", ("admin",)),
             ("/bigscreen", "nav.bigscreen", "tv", None),
         ],
     ),

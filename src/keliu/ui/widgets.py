@@ -5,6 +5,7 @@ Must not reach the store; everything comes through :class:`keliu.ui.api.Api`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -15,6 +16,11 @@ from keliu.ui.api import ApiError
 from keliu.ui.shell import Page, fmt_signed_pct, tid
 
 log = logging.getLogger(__name__)
+
+# Slow figures (a month of zone stays) are read one at a time for all pages together: the
+# API answers them in worker threads, and many at once would starve the event loop that keeps every
+# browser's connection alive.
+_LAZY_LOADS = asyncio.Semaphore(1)
 
 __all__ = ["lazy_card", "stat", "table"]
 
@@ -77,7 +83,10 @@ def lazy_card(
     async def fill() -> None:
         await box.client.connected()
         try:
-            data = await load()
+            async with _LAZY_LOADS:
+                if box.is_deleted:  # the page was left while it waited
+                    return
+                data = await load()
         except ApiError as error:
             message = error.message
         else:

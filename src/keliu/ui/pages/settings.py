@@ -244,7 +244,9 @@ async def draw_line(page: Page, device: dict[str, Any]) -> None:
 
         image = (
             ui.interactive_image(source, content=svg(), on_mouse=clicked, events=["click"], cross="#22c55e")
-            .classes("w-full max-w-5xl")
+            .style(
+                f"width: min(100%, calc(68vh * {width / max(height, 1):.4f}))"
+            )  # the whole picture on screen
             .props(tid("snapshot"))
         )
 

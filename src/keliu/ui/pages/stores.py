@@ -57,6 +57,9 @@ async def stores_page(request: Request) -> Any:
     if page is None:
         return login_redirect("/stores")
     with page.frame("stores.title", site_picker=False):
+        if page.role != "admin":
+            ui.label(page.t("stores.admin_only")).classes("text-slate-500").props(tid("chain-admin-only"))
+            return None
         first, last, result = await chain(page)
         ranking = result.get("ranking") or []
         overview = result.get("overview")
@@ -107,6 +110,9 @@ async def ranking_page(request: Request) -> Any:
     if page is None:
         return login_redirect("/ranking")
     with page.frame("stores.ranking", site_picker=False):
+        if page.role != "admin":
+            ui.label(page.t("stores.admin_only")).classes("text-slate-500").props(tid("chain-admin-only"))
+            return None
         first, last, result = await chain(page)
         ranking = result.get("ranking") or []
         with ui.row().classes("w-full items-center"):

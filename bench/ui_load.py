@@ -1,0 +1,117 @@
+"""Web UI under load: 20 reception consoles and 5 big screens open for 10 minutes in headless
+Chromium against the service with its web UI (tests/support/ui_server.py on the demo chain), people
+arriving all the while. Prints the server's memory before and after, and how many live updates each
+console missed (an arrival that did not show on a console within 5 s of its sighting).
+
+    .venv/bin/python bench/ui_load.py [--minutes 10] [--consoles 20] [--screens 5] [--every 15]
+
+Needs Debian's chromium (make test-debs) and Playwright for Python (the test extras).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.ui_server import ADMIN, start_ui_server  # noqa: E402
+
+NEWEST = (
+    "(() => { const c = document.querySelector('[data-testid=arrival]');"
+    " return c ? c.dataset.batch + '/' + c.dataset.size : ''; })()"
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--consoles", type=int, default=20)
+    parser.add_argument("--screens", type=int, default=5)
+    parser.add_argument("--every", type=float, default=15.0, help="seconds between arrivals")
+    parser.add_argument("--sites", type=int, default=4)
+    parser.add_argument("--days", type=int, default=21)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="keliu-ui-load-"))
+    print(f"seeding {args.sites} stores x {args.days} days and starting the service …", flush=True)
+    server = start_ui_server(tmp, args.sites, args.days)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=["--no-sandbox"]
+            )
+            context = browser.new_context(viewport={"width": 1366, "height": 768})
+            login = context.new_page()
+            login.goto(server.base + "/login")
+            login.locator("input[data-testid=username], [data-testid=username] input").fill(ADMIN[0])
+            login.locator("input[data-testid=password], [data-testid=password] input").fill(ADMIN[1])
+            login.get_by_test_id("login").click()
+            login.wait_for_url(server.base + "/")
+            consoles = []
+            for _ in range(args.consoles):
+                page = context.new_page()
+                page.goto(server.base + "/reception?site=demo-001")
+                page.get_by_test_id("reception-brief").wait_for(timeout=120_000)
+                consoles.append(page)
+            screens = []
+            for _ in range(args.screens):
+                page = context.new_page()
+                page.goto(server.base + "/bigscreen?site=demo-001")
+                page.get_by_test_id("chart-wall").wait_for(timeout=120_000)
+                screens.append(page)
+            time.sleep(5)
+            before = server.rss_mib()
+            print(
+                f"{len(consoles)} consoles and {len(screens)} big screens open; server RSS {before:.0f} MiB",
+                flush=True,
+            )
+            missed = [0] * len(consoles)
+            latencies: list[float] = []
+            fed = 0
+            end = time.monotonic() + args.minutes * 60
+            samples = []
+            while time.monotonic() < end:
+                states = [page.evaluate(NEWEST) for page in consoles]
+                published = server.feed(1)
+                fed += 1
+                for i, page in enumerate(consoles):
+                    try:
+                        page.wait_for_function(
+                            f"{NEWEST} !== {states[i]!r}",
+                            timeout=max(100, int((published + 5 - time.time()) * 1000)),
+                        )
+                        latencies.append(time.time() - published)
+                    except Exception:
+                        missed[i] += 1
+                samples.append(server.rss_mib())
+                time.sleep(max(0.0, args.every - (time.time() - published)))
+            after = server.rss_mib()
+            browser.close()
+    finally:
+        server.process.terminate()
+        server.process.wait(60)
+    print(
+        f"arrivals fed: {fed}; updates seen: {len(latencies)} of {fed * len(consoles)}; "
+        f"missed per console: {missed}"
+    )
+    if latencies:
+        q = statistics.quantiles(latencies, n=100)
+        print(
+            f"sighting → console: median {statistics.median(latencies):.2f} s, p95 {q[94]:.2f} s, "
+            f"max {max(latencies):.2f} s (each console is checked in turn, so later ones read later)"
+        )
+    print(f"server RSS: before {before:.0f} MiB, after {after:.0f} MiB, max during {max(samples):.0f} MiB")
+    return 0 if not any(missed) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
