@@ -32,7 +32,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         videos = Path(os.environ.get("KELIU_UI_TEST_VIDEOS", "/tmp/kh_t/videos"))
         yield UiServer(running, subprocess.Popen(["true"]), Path("/dev/null"), 4, 60, videos=videos)
         return
-    server = start_ui_server(tmp_path_factory.mktemp("ui"), sites=4, days=21)  # 3 weeks: forecasts need 2
+    server = start_ui_server(tmp_path_factory.mktemp("ui"), sites=4, days=15)  # forecasts need 2 weeks
     yield server
     server.process.terminate()
     try:

@@ -151,7 +151,7 @@ def main() -> int:
     from keliu.service.main import bootstrap, demo_camera_site
     from keliu.service.runtime import ServiceRuntime
     from keliu.service.settings import ServiceSettings
-    from keliu.store import open_store
+    from keliu.store import OpeningHours, open_store
     from keliu.ui import mount_ui
     from keliu.wiring import build_signature_extractor
 
@@ -176,6 +176,11 @@ def main() -> int:
             "staff2", "Staff Two", hash_password("staff2-password"), "staff", sites=["demo-002"]
         )
     demo = demo_camera_site(store, args.demo_video)
+    # the test's arrivals come at whatever hour the test runs: demo-001 is open around the clock, or
+    # an evening run would see every arrival set aside as outside business hours (and rightly so)
+    store.set_business_hours(
+        demo.site.id, [OpeningHours.parse(w, "00:00", "00:00") for w in range(7)], source="api"
+    )
     runtime = ServiceRuntime(store, extractor=build_signature_extractor())
     runtime.workers[demo.site.id] = ResolutionWorker(
         demo, store, runtime.bus

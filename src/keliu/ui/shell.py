@@ -205,6 +205,8 @@ class Page:
         return f"{path}?site={self.site_id}" if self.site_id else path
 
     def _choose_site(self, site_id: str) -> None:
+        if site_id == self.site_id:  # the picker settling on the page's own store is no choice
+            return
         ui.run_javascript(f"document.cookie = 'keliu_site={site_id}; path=/; max-age=31536000; samesite=lax'")
         ui.navigate.to(self.url(site=site_id))
 

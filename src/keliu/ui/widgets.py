@@ -46,7 +46,9 @@ def table(
     mark: str | None = None,
     page_size: int = 10,
 ) -> ui.table:
-    """A Quasar table: ``columns`` = (field, label)."""
+    """A Quasar table: ``columns`` = (field, label). Quasar's own words (rows per page, no data) would
+    be in the server's one Quasar language, so the table shows none: no rows-per-page choice, no
+    bottom bar when every row fits."""
     element = (
         ui.table(
             columns=[
@@ -57,7 +59,7 @@ def table(
             pagination=page_size,
         )
         .classes("w-full")
-        .props("flat dense")
+        .props('flat dense :rows-per-page-options="[]"' + (" hide-bottom" if len(rows) <= page_size else ""))
     )
     if mark:
         element.props(tid(mark))

@@ -150,14 +150,17 @@ def _send(
     path: Path,
     media: str,
     details: dict[str, Any],
+    *,
+    inline: bool = False,
 ) -> FileResponse:
-    """Stream ``path`` back as an attachment, then remove its temporary folder; audit the export."""
+    """Stream ``path`` back as an attachment (``inline``: to be shown in the page, an HTML report in
+    the web UI), then remove its temporary folder; audit the export."""
     audit(request, user, "export", site_id=site_id, target=path.name, details=details)
     return FileResponse(
         path,
         media_type=MEDIA[media],
         filename=path.name,
-        content_disposition_type="attachment",
+        content_disposition_type="inline" if inline else "attachment",
         background=BackgroundTask(folder.cleanup),
     )
 
@@ -180,6 +183,7 @@ def report(
     date_to: ToParam = None,
     format: Annotated[Literal["html", "xlsx", "csv"], Query(description="csv: a zip of the parts")] = "html",
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    inline: Annotated[bool, Query(description="html: show it in the page instead of downloading it")] = False,
 ) -> FileResponse:
     if kind == "custom":
         if day is not None:
@@ -219,7 +223,10 @@ def report(
         "first_day": built.period.first_day.isoformat(),
         "last_day": built.period.last_day.isoformat(),
     }
-    return _send(request, user, site_id, folder, path, "zip" if format == "csv" else format, details)
+    return _send(
+        request, user, site_id, folder, path, "zip" if format == "csv" else format, details,
+        inline=inline and format == "html",
+    )  # fmt: skip
 
 
 @router.get(

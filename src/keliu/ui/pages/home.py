@@ -4,6 +4,7 @@ holidays and next week's forecast (REQUIREMENTS A1–A13, A18), and shortcuts. M
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +54,8 @@ def day_picker(page: Page, day: date) -> None:
         with ui.menu().props("no-parent-event") as menu:
 
             def chosen(e: Any) -> None:
+                if not e.value or e.value == day.isoformat():  # the picker taking the page's own day
+                    return
                 menu.close()
                 ui.navigate.to(page.url(day=e.value))
 
@@ -337,68 +340,29 @@ async def home_page(request: Request) -> Any:
             with ui.card().classes("w-full shadow-sm").props(tid("card-targets")):
                 ui.label(page.t("home.targets")).classes("text-base font-semibold")
                 targets(page, data)
-            lazy_card(
-                page,
-                page.t("home.profile"),
-                lambda: metric(page, "profile", day=day.isoformat()),
-                lambda r: profile(page, r),
-                mark="card-profile",
-            )
-            lazy_card(
-                page,
-                page.t("home.return_intervals"),
-                lambda: metric(page, "return-intervals", day=day.isoformat()),
-                lambda r: return_intervals(page, r),
-                mark="card-return-intervals",
-            )
-            lazy_card(
-                page,
-                page.t("home.peaks"),
-                lambda: metric(page, "peaks", day=last_whole),
-                lambda r: peaks(page, r),
-                mark="card-peaks",
-            )
-            lazy_card(
-                page,
-                page.t("home.indices"),
-                lambda: metric(page, "indices", day=last_whole),
-                lambda r: indices(page, r),
-                mark="card-indices",
-            )
-            lazy_card(
-                page,
-                page.t("home.forecast"),
-                lambda: page.api.get(f"/sites/{page.site_id}/forecast"),
-                lambda r: forecast(page, r),
-                mark="card-forecast",
-            )
-            lazy_card(
-                page,
-                page.t("home.holidays"),
-                lambda: metric(page, "holidays", year=day.year),
-                lambda r: holidays(page, r),
-                mark="card-holidays",
-            )
-            lazy_card(
-                page,
-                page.t("home.floors"),
-                lambda: metric(page, "floors", day=day.isoformat()),
-                lambda r: floors(page, r),
-                mark="card-floors",
-            )
-            lazy_card(
-                page,
-                page.t("home.categories"),
-                lambda: metric(page, "categories", day=day.isoformat()),
-                lambda r: categories(page, r),
-                mark="card-categories",
-            )
-            lazy_card(
-                page,
-                page.t("home.shops"),
-                lambda: metric(page, "shops", month=day.strftime("%Y-%m")),
-                lambda r: shops(page, r),
-                mark="card-shops",
-            )
+            whole_day, month = day.isoformat(), day.strftime("%Y-%m")
+            slow_cards: list[tuple[str, str, dict[str, Any], Callable[[Page, Any], None]]] = [
+                ("profile", "profile", {"day": whole_day}, profile),
+                ("return_intervals", "return-intervals", {"day": whole_day}, return_intervals),
+                ("peaks", "peaks", {"day": last_whole}, peaks),
+                ("indices", "indices", {"day": last_whole}, indices),
+                ("forecast", "forecast", {}, forecast),
+                ("holidays", "holidays", {"year": day.year}, holidays),
+                ("floors", "floors", {"day": whole_day}, floors),
+                ("categories", "categories", {"day": whole_day}, categories),
+                ("shops", "shops", {"month": month}, shops),
+            ]
+            for key, name, params, draw in slow_cards:
+                lazy_card(
+                    page,
+                    page.t(f"home.{key}"),
+                    lambda name=name, params=params: (  # type: ignore[misc]
+                        page.api.get(f"/sites/{page.site_id}/forecast")
+                        if name == "forecast"
+                        else metric(page, name, **params)
+                    ),
+                    lambda result, draw=draw: draw(page, result),  # type: ignore[misc]
+                    mark=f"card-{key.replace('_', '-')}",
+                )
     await asyncio.sleep(0)
     return None

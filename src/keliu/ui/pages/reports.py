@@ -23,10 +23,14 @@ KINDS = {
 }
 
 
-def report_url(page: Page, kind: str, fmt: str, day: str, first: str, last: str) -> str:
+def report_url(
+    page: Page, kind: str, fmt: str, day: str, first: str, last: str, *, preview: bool = False
+) -> str:
+    """The API's report file; ``preview``: an HTML report shown in the page rather than downloaded."""
     params = {"from": first, "to": last} if kind == "custom" else {"day": day}
+    inline = {"inline": "true"} if fmt == "html" and preview else {}
     return f"/api/v1/sites/{page.site_id}/reports/{kind}?" + urlencode(
-        {**params, "format": fmt, "lang": page.lang}
+        {**params, "format": fmt, "lang": page.lang, **inline}
     )
 
 
@@ -97,7 +101,8 @@ async def reports_page(request: Request) -> Any:
         else:
             with ui.card().classes("w-full shadow-sm p-0 overflow-hidden").props(tid("report-preview")):
                 ui.element("iframe").props(
-                    f'src="{report_url(page, kind, "html", day.isoformat(), first, last)}" title="report"'
+                    f'src="{report_url(page, kind, "html", day.isoformat(), first, last, preview=True)}" '
+                    'title="report"'
                 ).classes("w-full border-0").style("height: 75vh")
             with ui.card().classes("w-full shadow-sm").props(tid("exports")):
                 ui.label(page.t("reports.exports")).classes("text-base font-semibold")

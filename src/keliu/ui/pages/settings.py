@@ -495,8 +495,13 @@ async def settings_page(request: Request) -> Any:
             ui.label(page.t("common.none"))
             return None
         chosen = str(page.query.get("tab")) if page.query.get("tab") in TABS else "sites"
+
+        def choose_tab(event: Any) -> None:
+            if event.value != chosen:  # the tabs settling on the page's own tab is no choice
+                ui.navigate.to(page.url(tab=event.value))
+
         with (
-            ui.tabs(value=chosen, on_change=lambda e: ui.navigate.to(page.url(tab=e.value)))  # type: ignore[arg-type]
+            ui.tabs(value=chosen, on_change=choose_tab)  # type: ignore[arg-type]  # a tab's name selects it
             .props("dense align=left inline-label")
             .classes("w-full bg-white")
         ):
