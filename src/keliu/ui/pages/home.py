@@ -13,7 +13,7 @@ from fastapi import Request
 from nicegui import ui
 
 from keliu.ui import charts
-from keliu.ui.shell import Page, fmt_int, fmt_pct, login_redirect, tid
+from keliu.ui.shell import Page, card, fmt_int, fmt_pct, login_redirect, tid
 from keliu.ui.widgets import lazy_card, stat, table
 
 PERIOD_KEYS = {
@@ -325,21 +325,15 @@ async def home_page(request: Request) -> Any:
         brief(page, data)
         grid = "w-full gap-4 grid-cols-1 lg:grid-cols-2"
         with ui.grid().classes(grid):
-            with ui.card().classes("w-full shadow-sm").props(tid("card-trend")):
-                ui.label(page.t("home.trend")).classes("text-base font-semibold")
-                trend(page, data)
-            with ui.card().classes("w-full shadow-sm").props(tid("card-funnel")):
-                ui.label(page.t("home.funnel")).classes("text-base font-semibold")
-                funnel(page, data)
-            with ui.card().classes("w-full shadow-sm").props(tid("card-entrances")):
-                ui.label(page.t("home.entrance_heat")).classes("text-base font-semibold")
-                entrances(page, data)
-            with ui.card().classes("w-full shadow-sm").props(tid("card-kpis")):
-                ui.label(page.t("home.kpis")).classes("text-base font-semibold")
-                kpis(page, data)
-            with ui.card().classes("w-full shadow-sm").props(tid("card-targets")):
-                ui.label(page.t("home.targets")).classes("text-base font-semibold")
-                targets(page, data)
+            for key, mark, draw_card in (
+                ("home.trend", "card-trend", trend),
+                ("home.funnel", "card-funnel", funnel),
+                ("home.entrance_heat", "card-entrances", entrances),
+                ("home.kpis", "card-kpis", kpis),
+                ("home.targets", "card-targets", targets),
+            ):
+                with card(page.t(key), mark=mark):
+                    draw_card(page, data)
             whole_day, month = day.isoformat(), day.strftime("%Y-%m")
             slow_cards: list[tuple[str, str, dict[str, Any], Callable[[Page, Any], None]]] = [
                 ("profile", "profile", {"day": whole_day}, profile),
