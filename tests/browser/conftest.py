@@ -23,7 +23,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "ui"
 __all__ = ["ADMIN", "ARTIFACTS", "CHROMIUM", "UiServer"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: `make test` installs it (make test-debs)")
@@ -41,8 +41,10 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         server.process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # Module-scoped: while Playwright's sync API is started, the main thread has a running event loop,
+    # so every later test calling asyncio.run() would fail (the rest of the suite runs after this module).
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
