@@ -299,6 +299,22 @@ def test_disabled_classes_are_ignored() -> None:
     assert v.category == PersonCategory.CUSTOMER
 
 
+def test_classes_changed_while_running_apply_from_the_next_sighting() -> None:
+    helmets = ExclusionClass("courier:helmet", "helmet riders", exemplars=(sig(21),))
+    r = Resolver(SITE)
+    [before] = r.add(came_in(at(10), sig(21), 1))
+    assert before.category == PersonCategory.CUSTOMER
+    r.use_exclusion_classes([helmets])  # e.g. created through the API: the next view classifies again
+    [rider] = r.add(went_out(at(10, 5), sig(21, same_as=0.9), 2))
+    assert rider.visit_id == before.visit_id and rider.category == PersonCategory.INVALID
+    r.use_exclusion_classes([replace(helmets, enabled=False)])  # switched off: its match no longer counts
+    [again] = r.add(came_in(at(10, 6), sig(21, same_as=0.9), 3))
+    assert again.visit_id == before.visit_id and again.category == PersonCategory.CUSTOMER
+    r.use_exclusion_classes([ExclusionClass("vest", "vests", colour_rule=ColourRule(("orange",)))])
+    [vest] = r.add(came_in(at(10, 10), sig(5, "orange"), 4))
+    assert vest.exclusion is not None and vest.exclusion.reason == "vest"
+
+
 def test_a_colour_rule_without_stay_limit_excludes_at_entry_and_lower_colour_is_required() -> None:
     rule = ExclusionClass("vest", "orange vests", colour_rule=ColourRule(("orange",), ("blue",)))
     r = Resolver(SITE, exclusion_classes=[rule])

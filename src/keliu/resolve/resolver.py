@@ -276,11 +276,10 @@ class Resolver:
         for i, member in enumerate(self._staff):
             for j, sig in enumerate(member.signatures):
                 self._staff_index.add((i, j), sig.vector())
-        self._classes = tuple(c for c in exclusion_classes if c.enabled)
+        self._classes: tuple[ExclusionClass, ...] = ()
+        self._class_ids: frozenset[str] = frozenset()
         self._exemplars: _VectorIndex[tuple[int, int]] = _VectorIndex()
-        for i, cls in enumerate(self._classes):
-            for j, sig in enumerate(cls.exemplars):
-                self._exemplars.add((i, j), sig.vector())
+        self.use_exclusion_classes(exclusion_classes)
 
         self._people: dict[str, _Person] = {}
         self._active: _VectorIndex[tuple[str, int]] = _VectorIndex()
@@ -309,6 +308,17 @@ class Resolver:
                 self._remember(person)
 
     # ------------------------------------------------------------------ public API
+
+    def use_exclusion_classes(self, exclusion_classes: Sequence[ExclusionClass]) -> None:
+        """Replace the exclusion classes (disabled ones are ignored): added, changed or removed while
+        the site runs. They apply from the next sighting on: a visit is classified again when it is
+        next seen, and an exemplar match of a class that is gone or off no longer counts."""
+        self._classes = tuple(c for c in exclusion_classes if c.enabled)
+        self._class_ids = frozenset(c.class_id for c in self._classes)
+        self._exemplars = _VectorIndex()
+        for i, cls in enumerate(self._classes):
+            for j, sig in enumerate(cls.exemplars):
+                self._exemplars.add((i, j), sig.vector())
 
     def add(self, sighting: Sighting) -> list[Visit]:
         """Resolve one sighting; return copies of the visits it created or changed (upsert them)."""
@@ -354,7 +364,8 @@ class Resolver:
             self._staff_people[member.staff_id] = person.key
         if vector is not None:
             hit = self._match_exemplar(vector)
-            if hit is not None and (person.exemplar is None or hit[1] > person.exemplar[1]):
+            held = person.exemplar
+            if hit is not None and (held is None or hit[1] > held[1] or held[0] not in self._class_ids):
                 person.exemplar = hit
 
         for c in crossings:
@@ -658,7 +669,7 @@ class Resolver:
             exclusion = Exclusion(PersonCategory.STAFF, f"staff:{person.staff[1]}", person.staff[2])
             if v.batch_id is not None:
                 self._batch_remove(v.visit_id, changes)
-        elif person.exemplar is not None:
+        elif person.exemplar is not None and person.exemplar[0] in self._class_ids:
             exclusion = Exclusion(PersonCategory.INVALID, person.exemplar[0], person.exemplar[1])
         else:
             for cls in self._classes:

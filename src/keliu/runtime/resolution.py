@@ -4,6 +4,8 @@
 (staff, exclusion classes, remembered signatures, visits still open, the stored business hours),
 and saves what it decides: sightings, visits and zone stays. ``keliu process`` uses it directly for
 recorded files (`SiteResolution.add_recorded`, in the transaction that marks the footage resolved).
+Exclusion classes changed through the API while it runs are handed to it
+(`SiteResolution.use_exclusion_classes`) and apply from the next sighting on.
 
 `ResolutionWorker` runs it for live cameras: one thread per site that takes the site's
 `SightingSeen` events from the bus through a lossless subscription (sightings are never dropped; a
@@ -23,13 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from keliu.config import SiteConfig
 from keliu.domain.crossings import Exit, PassbyCrossing, exits_of, split_passby
-from keliu.domain.visits import Sighting, Visit
+from keliu.domain.visits import ExclusionClass, Sighting, Visit
 from keliu.errors import KeliuError
 from keliu.resolve import Resolver, StaffSuggestion
 from keliu.runtime.bus import EventBus, Subscription
@@ -94,13 +96,31 @@ class SiteResolution:
         self._stays: dict[str, tuple[set[ZoneStay], datetime]] = {}
         self._known: dict[str, datetime] = {}  # visit id -> last touched: arrival vs update
         self._passby_lines = site.passby_lines()  # their crossings never reach the resolver
+        # exclusion classes changed while it runs, for the resolver's thread to take (None: none)
+        self._new_classes: tuple[ExclusionClass, ...] | None = None
+        self._classes_lock = threading.Lock()
 
     def use_passby_lines(self, lines: frozenset[tuple[str, str]]) -> None:
         """The site's pass-by lines (camera id, line id) changed while it runs (a camera added,
         changed or removed through the API): taken from the next sighting on."""
         self._passby_lines = frozenset(lines)
 
+    def use_exclusion_classes(self, classes: Sequence[ExclusionClass]) -> None:
+        """The exclusion classes that apply to the site (the store's, disabled ones included) changed
+        while it runs (created, changed or removed through the API): the resolver takes them, on its
+        own thread, before the next sighting. A resolver not started yet reads the store anyway."""
+        with self._classes_lock:
+            self._new_classes = tuple(classes)
+
+    def _take_new_classes(self, resolver: Resolver) -> None:
+        with self._classes_lock:
+            classes, self._new_classes = self._new_classes, None
+        if classes is not None:
+            resolver.use_exclusion_classes(classes)
+
     def _start(self, now: datetime) -> Resolver:
+        with self._classes_lock:  # the store's classes are read now: they are at least as new
+            self._new_classes = None
         resolver, open_visits = resolver_for(self.store, self.site, now)
         self.resolver = resolver
         self._remembered_until = now
@@ -115,6 +135,7 @@ class SiteResolution:
             return resolved
         # the clock of a file run is the recording's, not the wall clock
         resolver = self.resolver or self._start(min(s.first_seen for s in sightings))
+        self._take_new_classes(resolver)
         changed: dict[str, Visit] = {}
         stays_changed: set[str] = set()
         for sighting in sightings:
@@ -173,6 +194,8 @@ class SiteResolution:
         ordered = sorted(sightings, key=lambda s: (s.first_seen, s.camera_id, s.track_id))
         if ordered and self.resolver is None:
             self._start(ordered[0].first_seen)
+        if self.resolver is not None:
+            self._take_new_classes(self.resolver)
         changed: dict[str, Visit] = {}
         stays: dict[str, set[ZoneStay]] = {}
         exits: list[Exit] = []

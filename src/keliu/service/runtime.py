@@ -13,6 +13,8 @@ change is applied at once: :meth:`~ServiceRuntime.add_device`
 starts the camera (a site without a resolution worker gets one, built from the stored site),
 :meth:`~ServiceRuntime.update_device` hands new lines and zones to the running camera at its next
 frame (a new source restarts that camera alone), :meth:`~ServiceRuntime.remove_device` stops only it.
+Exclusion classes changed through the API reach the site's running resolver
+(:meth:`~ServiceRuntime.exclusion_classes_changed`) before its next sighting.
 Video files are played in a loop in real time, like a live camera. Other cameras never notice.
 
 Stopping is ordered so nothing counted is lost: cameras end their tracks and publish what they
@@ -74,6 +76,7 @@ class ServiceRuntime:
         self._started = False
         self._lock = threading.Lock()
         self._devices_lock = threading.RLock()  # one device change at a time
+        self._classes_lock = threading.Lock()  # exclusion classes handed to a worker one at a time
         self._cameras: dict[str, dict[str, CameraConfig]] = {}  # site → camera id → what it runs
         self._devices: set[tuple[str, str]] = set()  # (site, camera) of the API devices it runs
 
@@ -179,6 +182,17 @@ class ServiceRuntime:
         if worker is not None:
             passby = {(c.id, line.id) for c in cameras for line in c.lines if line.kind == "passby"}
             worker.resolution.use_passby_lines(frozenset(passby))
+
+    def exclusion_classes_changed(self, site_id: str) -> None:
+        """A class of the site was created, changed or removed (the API): the site's running
+        resolution, if any, takes the store's classes from its next sighting on. A global class
+        changed by ``keliu exclusion`` (another process) is taken at the next start."""
+        with self._lock:
+            worker = self.workers.get(site_id)
+        if worker is None:
+            return  # not resolved live: its resolver reads the store when it starts
+        with self._classes_lock:  # read and handed over in order: the last change wins
+            worker.resolution.use_exclusion_classes(self.store.exclusion_classes(site_id))
 
     def add_stored_devices(self) -> int:
         """Run every device of the store (``keliu serve`` at start, after the sites of its config files:

@@ -84,6 +84,49 @@ def _reception(row: Any) -> Reception:
     return Reception(row.batch_id, row.category, row.advisor, row.note, row.updated_by, row.updated_at)
 
 
+def _arrivals(conn: sa.Connection, site_id: str, batches: Sequence[Any]) -> list[Arrival]:
+    """``batches`` (rows of batch_id, started_at, size) with their customers, doors and reception."""
+    v, e, r = t.visits.c, t.entries.c, t.receptions.c
+    ids = [row.batch_id for row in batches]
+    members: dict[str, list[Any]] = {}
+    first_door: dict[str, tuple[str, str]] = {}
+    receptions: dict[str, Reception] = {}
+    if ids:
+        for member in conn.execute(
+            sa.select(v.batch_id, v.visit_id, v.upper_colour, v.lower_colour, v.first_entry)
+            .where(v.site_id == site_id, v.batch_id.in_(ids), v.category == "customer")
+            .order_by(v.first_entry, v.visit_id)
+        ):
+            members.setdefault(member.batch_id, []).append(member)
+        visit_ids = [m.visit_id for rows in members.values() for m in rows]
+        for entry in conn.execute(
+            sa.select(e.visit_id, e.camera_id, e.line_id)
+            .where(e.site_id == site_id, e.visit_id.in_(visit_ids))
+            .order_by(e.at.desc())
+        ):
+            first_door[entry.visit_id] = (entry.camera_id, entry.line_id)  # the earliest wins
+        for row in conn.execute(sa.select(t.receptions).where(r.site_id == site_id, r.batch_id.in_(ids))):
+            receptions[row.batch_id] = _reception(row)
+    out = []
+    for row in batches:
+        rows = members.get(row.batch_id, [])
+        door = first_door.get(rows[0].visit_id) if rows else None
+        out.append(
+            Arrival(
+                batch_id=row.batch_id,
+                started_at=row.started_at,
+                size=int(row.size),
+                visit_ids=tuple(m.visit_id for m in rows),
+                upper_colours=tuple(m.upper_colour for m in rows),
+                lower_colours=tuple(m.lower_colour for m in rows),
+                camera_id=door[0] if door else None,
+                line_id=door[1] if door else None,
+                reception=receptions.get(row.batch_id),
+            )
+        )
+    return out
+
+
 class ReceptionDesk:
     """Reception and staff-suggestion methods of :class:`keliu.store.Store`."""
 
@@ -145,7 +188,7 @@ class ReceptionDesk:
 
     def arrivals(self, site_id: str, start: datetime, end: datetime, *, limit: int = 500) -> list[Arrival]:
         """Batches that started in ``[start, end)``, newest first, with their visits and reception."""
-        b, v, e, r = t.batches.c, t.visits.c, t.entries.c, t.receptions.c
+        b = t.batches.c
         with self._connect() as conn:
             self._site(conn, site_id)
             batches = conn.execute(
@@ -154,46 +197,23 @@ class ReceptionDesk:
                 .order_by(b.started_at.desc(), b.batch_id)
                 .limit(limit)
             ).all()
-            ids = [row.batch_id for row in batches]
-            members: dict[str, list[Any]] = {}
-            first_door: dict[str, tuple[str, str]] = {}
-            receptions: dict[str, Reception] = {}
-            if ids:
-                for member in conn.execute(
-                    sa.select(v.batch_id, v.visit_id, v.upper_colour, v.lower_colour, v.first_entry)
-                    .where(v.site_id == site_id, v.batch_id.in_(ids), v.category == "customer")
-                    .order_by(v.first_entry, v.visit_id)
-                ):
-                    members.setdefault(member.batch_id, []).append(member)
-                visit_ids = [m.visit_id for rows in members.values() for m in rows]
-                for entry in conn.execute(
-                    sa.select(e.visit_id, e.camera_id, e.line_id)
-                    .where(e.site_id == site_id, e.visit_id.in_(visit_ids))
-                    .order_by(e.at.desc())
-                ):
-                    first_door[entry.visit_id] = (entry.camera_id, entry.line_id)  # the earliest wins
+            return _arrivals(conn, site_id, batches)
+
+    def arrivals_by_id(self, site_id: str, batch_ids: Sequence[str]) -> list[Arrival]:
+        """The stored batches among ``batch_ids``, in that order (a batch no longer stored is left
+        out), as :meth:`arrivals` gives them."""
+        b = t.batches.c
+        with self._connect() as conn:
+            self._site(conn, site_id)
+            found = {
+                row.batch_id: row
                 for row in conn.execute(
-                    sa.select(t.receptions).where(r.site_id == site_id, r.batch_id.in_(ids))
-                ):
-                    receptions[row.batch_id] = _reception(row)
-        out = []
-        for row in batches:
-            rows = members.get(row.batch_id, [])
-            door = first_door.get(rows[0].visit_id) if rows else None
-            out.append(
-                Arrival(
-                    batch_id=row.batch_id,
-                    started_at=row.started_at,
-                    size=int(row.size),
-                    visit_ids=tuple(m.visit_id for m in rows),
-                    upper_colours=tuple(m.upper_colour for m in rows),
-                    lower_colours=tuple(m.lower_colour for m in rows),
-                    camera_id=door[0] if door else None,
-                    line_id=door[1] if door else None,
-                    reception=receptions.get(row.batch_id),
+                    sa.select(b.batch_id, b.started_at, b.size).where(
+                        b.site_id == site_id, b.batch_id.in_(list(batch_ids))
+                    )
                 )
-            )
-        return out
+            }
+            return _arrivals(conn, site_id, [found[i] for i in dict.fromkeys(batch_ids) if i in found])
 
     def reception_brief(self, site_id: str, start: datetime, end: datetime) -> dict[str, int]:
         """到店客流 (batches and people arrived) and how many batches of each reception class, in

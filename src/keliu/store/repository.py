@@ -49,6 +49,7 @@ from keliu.store.footage import Footage, FootageLedger
 from keliu.store.privacy import PrivacyStore
 from keliu.store.reception import ReceptionDesk
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
+from keliu.store.regroup import BatchRegrouping
 from keliu.store.summary import Bucket, SummaryRow, local_buckets
 from keliu.store.types import UTCDateTime
 from keliu.store.webhooks import WebhookOutboxStore
@@ -223,6 +224,7 @@ class Store(
     ReceptionDesk,
     DeviceStore,
     VisitCorrections,
+    BatchRegrouping,
     PrivacyStore,
 ):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
@@ -694,6 +696,7 @@ class Store(
                     "camera_id": e.camera_id,
                     "line_id": e.line_id,
                 }
+        self._apply_batch_assignments(conn, site_id, rows)  # merges and splits survive re-resolution
         self._apply_corrections(conn, site_id, rows)  # a manager's corrections survive re-resolution
         touched_batches.update(str(r["batch_id"]) for r in rows if r["batch_id"] is not None)
         insert_rows(conn, t.visits, [r for r in rows if r["visit_id"] not in stored])  # new: plain insert

@@ -21,6 +21,7 @@ __all__ = [
     "api_tokens",
     "areas",
     "audit_log",
+    "batch_assignments",
     "batches",
     "business_hours",
     "camera_outages",
@@ -735,4 +736,25 @@ visit_corrections = sa.Table(
     sa.Column("original_exclusion_confidence", sa.Float, nullable=True),
     sa.Column("original_batch_id", sa.String(ID), nullable=True),
     sa.PrimaryKeyConstraint("site_id", "visit_id"),
+)
+
+# ----------------------------------------------------------- batch merges and splits (migration 0010)
+# 批次 合并/拆分: the reception desk put a visit into a batch by hand (merging batches, or splitting
+# one). ``batch_id`` is the batch the visit belongs to now, whatever the resolution says; it is applied
+# to the visit row at once and again every time the resolution saves the visit (so it survives
+# re-resolution), before any manual correction. ``original_batch_id`` is the batch the resolution
+# itself gave the visit last (updated on every such save): a visit the resolution adds later to such a
+# batch follows where all of its assigned visits went. No foreign key to visits, like
+# ``visit_corrections``.
+batch_assignments = sa.Table(
+    "batch_assignments",
+    metadata,
+    _site_fk(),
+    sa.Column("visit_id", sa.String(ID), nullable=False),
+    sa.Column("batch_id", sa.String(ID), nullable=False),
+    sa.Column("original_batch_id", sa.String(ID), nullable=True),
+    sa.Column("assigned_by", sa.String(64), nullable=True),
+    sa.Column("assigned_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "visit_id"),
+    sa.Index(None, "site_id", "original_batch_id"),
 )

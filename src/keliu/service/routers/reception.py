@@ -1,7 +1,8 @@
 """接待 the reception desk (``/api/v1/sites/{site_id}/arrivals``, ``/reception``) and the staff-suggestion
-inbox (``/staff-suggestions``): live arrivals of a day, classifying a batch (看车/订单/售后/非客/店员)
-and assigning a sales advisor, the brief 到店客流/看车客户/订单客户/售后客户/非客, and confirming or
-dismissing people who looked like staff."""
+inbox (``/staff-suggestions``): live arrivals of a day, merging batches and splitting one (批次
+合并/拆分, ``keliu.store.regroup``), classifying a batch (看车/订单/售后/非客/店员) and assigning a
+sales advisor, the brief 到店客流/看车客户/订单客户/售后客户/非客, and confirming or dismissing people
+who looked like staff. Whoever may classify a batch may merge and split batches."""
 
 from __future__ import annotations
 
@@ -9,21 +10,25 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field, StringConstraints
 
 from keliu.domain.bounds import FIRST_DAY, LAST_DAY, day_in_bounds
 from keliu.errors import InputError
 from keliu.service.audit import audit
 from keliu.service.auth import CurrentUser, SiteScope, get_store, require_role
 from keliu.service.models import Body, Page
-from keliu.service.push import reception_data
+from keliu.service.push import batch_data, reception_data
+from keliu.store import Store
 from keliu.store.accounts import User
 from keliu.store.reception import Arrival, Reception, ReceptionCategory
+from keliu.store.regroup import MAX_MERGE, RegroupRefused
 
 router = APIRouter(tags=["reception"])
 Manager = Annotated[User, Depends(require_role("admin", "manager"))]
 DayQuery = Annotated[date | None, Query(description="local day YYYY-MM-DD (default today)")]
+AnId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+MAX_SPLIT = 500
 
 
 class ReceptionIn(Body):
@@ -53,6 +58,35 @@ class ArrivalOut(BaseModel):
     camera_id: str | None
     line_id: str | None
     reception: ReceptionOut | None
+
+
+class MergeIn(Body):
+    batch_ids: list[AnId] = Field(
+        min_length=2,
+        max_length=MAX_MERGE,
+        description="the batches to merge, two or more (the earliest keeps its id)",
+    )
+
+
+class SplitIn(Body):
+    visit_ids: list[AnId] = Field(
+        min_length=1,
+        max_length=MAX_SPLIT,
+        description="the customers (of the batch's visit_ids) who leave into a new batch; not all of them",
+    )
+
+
+class MergeOut(BaseModel):
+    batch: ArrivalOut = Field(description="the merged batch, with the earliest batch's id")
+    merged: list[str] = Field(description="the batches merged into it (gone now)")
+    dropped_receptions: list[ReceptionOut] = Field(
+        description="reception decisions of merged batches that were given up (the kept batch had one)"
+    )
+
+
+class SplitOut(BaseModel):
+    batch: ArrivalOut = Field(description="the batch split, with the visits that stayed")
+    new_batch: ArrivalOut = Field(description="the new batch of the visits that left (not classified yet)")
 
 
 class Brief(BaseModel):
@@ -144,6 +178,91 @@ def set_reception(
     audit(request, user, "reception_set", site_id=site_id, target=batch_id, details=body.model_dump())
     request.app.state.pusher.push(site_id, "reception", reception_data(saved))  # live desks and webhooks
     return _reception_out(saved)
+
+
+def _refused(exc: RegroupRefused) -> HTTPException:
+    return HTTPException(status_code=422, detail=str(exc))
+
+
+def _push_batch(request: Request, site_id: str, arrival: Arrival) -> None:
+    request.app.state.pusher.push(
+        site_id,
+        "batch",
+        batch_data(
+            arrival.batch_id, started_at=arrival.started_at, size=arrival.size, visit_ids=arrival.visit_ids
+        ),
+    )
+
+
+def _arrival(store: Store, site_id: str, batch_id: str) -> Arrival:
+    (found,) = store.arrivals_by_id(site_id, [batch_id])
+    return found
+
+
+@router.post(
+    "/sites/{site_id}/arrivals/merge",
+    response_model=MergeOut,
+    summary="Merge batches (批次合并): the earliest keeps its id, the others' visits move into it",
+)
+def merge_batches(site_id: SiteScope, body: MergeIn, request: Request, user: CurrentUser) -> MergeOut:
+    store = get_store(request)
+    try:
+        merge = store.merge_batches(site_id, body.batch_ids, by=user.username)
+    except RegroupRefused as exc:
+        raise _refused(exc) from None
+    audit(
+        request,
+        user,
+        "batches_merged",
+        site_id=site_id,
+        target=merge.batch_id,
+        details={
+            "batches": [merge.batch_id, *merge.merged],
+            "visits": list(merge.visit_ids),
+            "reception": None if merge.reception is None else merge.reception.category,
+            "dropped_receptions": [
+                {"batch_id": d.batch_id, "category": d.category, "advisor": d.advisor} for d in merge.dropped
+            ],
+        },
+    )
+    kept = _arrival(store, site_id, merge.batch_id)
+    _push_batch(request, site_id, kept)
+    for gone, started_at in zip(merge.merged, merge.merged_started_at, strict=True):
+        request.app.state.pusher.push(site_id, "batch", batch_data(gone, started_at=started_at, size=0))
+    if merge.moved_reception and merge.reception is not None:
+        request.app.state.pusher.push(site_id, "reception", reception_data(merge.reception))
+    return MergeOut(
+        batch=_arrival_out(kept),
+        merged=list(merge.merged),
+        dropped_receptions=[_reception_out(d) for d in merge.dropped],
+    )
+
+
+@router.post(
+    "/sites/{site_id}/arrivals/{batch_id:path}/split",
+    response_model=SplitOut,
+    summary="Split a batch (批次拆分): the visits named leave into a new batch (batch ids contain '/')",
+)
+def split_batch(
+    site_id: SiteScope, batch_id: str, body: SplitIn, request: Request, user: CurrentUser
+) -> SplitOut:
+    store = get_store(request)
+    try:
+        split = store.split_batch(site_id, batch_id, body.visit_ids, by=user.username)
+    except RegroupRefused as exc:
+        raise _refused(exc) from None
+    audit(
+        request,
+        user,
+        "batch_split",
+        site_id=site_id,
+        target=batch_id,
+        details={"new_batch": split.new_batch_id, "visits": list(split.visit_ids)},
+    )
+    stayed, left = _arrival(store, site_id, split.batch_id), _arrival(store, site_id, split.new_batch_id)
+    _push_batch(request, site_id, stayed)
+    _push_batch(request, site_id, left)
+    return SplitOut(batch=_arrival_out(stayed), new_batch=_arrival_out(left))
 
 
 @router.get("/sites/{site_id}/reception/brief", response_model=Brief, summary="The reception brief of a day")
