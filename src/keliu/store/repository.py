@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import EllipsisType
 from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,7 +37,7 @@ from keliu.domain.visits import (
     StaffMember,
     Visit,
 )
-from keliu.errors import ConfigError, InputError, NotFound
+from keliu.errors import ConfigError, Conflict, InputError, NotFound
 from keliu.store import rollups
 from keliu.store import schema as t
 from keliu.store.accounts import Accounts
@@ -885,13 +886,20 @@ class Store(
     def save_exclusion_class(self, site_id: str | None, cls: ExclusionClass) -> None:
         """Add or replace an exclusion class (无效客流) of a site, or a global one (``site_id=None``)
         that every site uses. Exemplar signatures are encrypted."""
+        row = self._exclusion_row(site_id, cls)
+        with self._begin() as conn:
+            if site_id is not None:
+                self._site(conn, site_id)
+            _upsert(conn, t.exclusion_classes, [row], ["scope", "class_id"])
+
+    def _exclusion_row(self, site_id: str | None, cls: ExclusionClass) -> dict[str, Any]:
         scope = t.GLOBAL_SCOPE if site_id is None else site_id
         blob = (
             self._cipher.seal(cls.exemplars, kind=_KIND_EXEMPLARS, site_id=scope, row=cls.class_id)
             if cls.exemplars
             else None
         )
-        row = {
+        return {
             "scope": scope,
             "class_id": cls.class_id,
             "site_id": site_id,
@@ -900,10 +908,79 @@ class Store(
             "exemplars": blob,
             "enabled": bool(cls.enabled),
         }
-        with self._begin() as conn:
-            if site_id is not None:
+
+    def add_exclusion_class(self, site_id: str, cls: ExclusionClass) -> None:
+        """Add a new class of the site's own (the API's create; ``save_exclusion_class`` replaces).
+        :class:`Conflict` when a class of that id applies to the site already, its own or a global
+        one; :class:`NotFound` for an unknown site."""
+        x = t.exclusion_classes.c
+        taken = f"the site has an exclusion class {cls.class_id!r} already"
+        try:
+            with self._begin() as conn:
                 self._site(conn, site_id)
-            _upsert(conn, t.exclusion_classes, [row], ["scope", "class_id"])
+                scopes = set(
+                    conn.execute(
+                        sa.select(x.scope).where(
+                            x.class_id == cls.class_id, x.scope.in_([t.GLOBAL_SCOPE, site_id])
+                        )
+                    ).scalars()
+                )
+                if site_id in scopes:
+                    raise Conflict(taken)
+                if t.GLOBAL_SCOPE in scopes:
+                    raise Conflict(
+                        f"exclusion class {cls.class_id!r} is global (it applies to every site and is "
+                        "managed with keliu exclusion); choose another id"
+                    )
+                conn.execute(sa.insert(t.exclusion_classes), [self._exclusion_row(site_id, cls)])
+        except sa.exc.IntegrityError:  # added at the same moment by another request
+            raise Conflict(taken) from None
+
+    def update_exclusion_class(
+        self,
+        site_id: str,
+        class_id: str,
+        *,
+        name: str | None = None,
+        enabled: bool | None = None,
+        colour_rule: ColourRule | EllipsisType | None = ...,
+    ) -> None:
+        """Change one of the site's own classes: its name, whether it is on, its colour rule (``None``
+        removes it; ``name``/``enabled`` None and ``colour_rule`` ``...`` leave them as they are); its
+        exemplars are kept. :class:`NotFound` when no class of that id applies to the site,
+        :class:`Conflict` when it is a global one (``keliu exclusion`` manages those),
+        :class:`InputError` when it would be left with neither a colour rule nor exemplars."""
+        x = t.exclusion_classes.c
+        with self._begin() as conn:
+            self._site(conn, site_id)
+            where = sa.and_(x.scope == site_id, x.class_id == class_id)
+            row = conn.execute(
+                sa.select(x.exemplars.is_not(None).label("has_exemplars"), x.colour_rule).where(where)
+            ).one_or_none()
+            if row is None:
+                is_global = conn.execute(
+                    sa.select(x.class_id).where(x.scope == t.GLOBAL_SCOPE, x.class_id == class_id)
+                ).first()
+                if is_global is not None:
+                    raise Conflict(
+                        f"exclusion class {class_id!r} is global (it applies to every site); "
+                        "change it with keliu exclusion add"
+                    )
+                raise NotFound(f"no exclusion class {class_id!r} at this site")
+            values: dict[str, Any] = {}
+            if name is not None:
+                values["name"] = name
+            if enabled is not None:
+                values["enabled"] = enabled
+            if not isinstance(colour_rule, EllipsisType):
+                if colour_rule is None and not row.has_exemplars:
+                    raise InputError(
+                        f"exclusion class {class_id!r} has no exemplars: without a colour rule it "
+                        "would match nobody (switch it off with enabled false instead)"
+                    )
+                values["colour_rule"] = _colour_rule_json(colour_rule)
+            if values:
+                conn.execute(sa.update(t.exclusion_classes).where(where).values(**values))
 
     def exclusion_classes(self, site_id: str) -> list[ExclusionClass]:
         """The classes that apply to the site, disabled ones included: the global classes and the
