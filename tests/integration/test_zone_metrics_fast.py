@@ -1,5 +1,5 @@
 """The zone metrics counted in the database (运营指标 ``indices``, 品牌排行 ``shops``, 业态热度
-``categories``) give exactly the answers of the reference computation they replaced: every zone
+``categories``, 楼层转化 ``floors``) give exactly the answers of the reference computation they replaced: every zone
 stay loaded (``Store.zone_stays``) and handed to the pure functions of ``keliu.analytics.metrics``.
 On a seeded demo mall (SQLite and PostgreSQL, conftest.py), also after some shops stop being shops
 (the database must leave other zones out exactly as the reference does).
@@ -96,6 +96,13 @@ def _check_all(store: Store) -> None:
             fast_ranks = q.shops(store, SITE, month, by)
             assert fast_ranks == reference_shops(store, month, by)
             assert sum(r.visits for r in fast_ranks) > 0 and sum(r.first_shop for r in fast_ranks) > 0
+    areas = {a.zone_id: a for a in store.areas(SITE)}
+    order = sorted({a.floor for a in areas.values() if a.floor is not None})
+    for first, last in ((date(2026, 11, 26), END), (END, END)):
+        start, end = q._day_bounds(store, SITE, first, last)
+        climb = q.floors(store, SITE, first, last)
+        assert climb == m.floor_climb(q._paths(store, SITE, start, end), areas, order)
+        assert climb.visitors > 0 and len(climb.floors) > 1 and climb.mean_floors_climbed is not None
     for level in (1, 2, 3):
         cats = q.categories(store, SITE, date(2026, 11, 25), END, level)
         assert cats == reference_categories(store, date(2026, 11, 25), END, level)

@@ -98,6 +98,7 @@ __all__ = [
     "entrance_heat",
     "epoch_us",
     "floor_climb",
+    "floor_climb_of",
     "funnel",
     "holiday_stats",
     "holiday_status",
@@ -665,6 +666,12 @@ def floor_climb(
         clean = {f for f in fs if f is not None}
         if clean:
             seen.append(clean)
+    return floor_climb_of(seen, floors)
+
+
+def floor_climb_of(seen: Iterable[set[int]], floors: Sequence[int] = ()) -> FloorClimb:
+    """:func:`floor_climb` from the floors each visitor was seen on (one non-empty set per visitor)."""
+    seen = [s for s in seen if s]
     order = list(floors) if floors else sorted({f for s in seen for f in s})
     per_floor = Counter(f for s in seen for f in s)
     climb = tuple(

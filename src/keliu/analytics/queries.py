@@ -987,9 +987,24 @@ def _areas(store: Store, site_id: str) -> dict[str, Area]:
 def floors(store: Store, site_id: str, first: date, last: date) -> m.FloorClimb:
     """楼层转化 (A7) of the customer visits of ``first`` .. ``last``."""
     start, end = _day_bounds(store, site_id, first, last)
-    areas = _areas(store, site_id)
-    order = sorted({a.floor for a in areas.values() if a.floor is not None})
-    return m.floor_climb(_paths(store, site_id, start, end), areas, order)
+    floor_of = {z: a.floor for z, a in _areas(store, site_id).items() if a.floor is not None}
+    order = sorted(set(floor_of.values()))
+    if not floor_of:
+        return m.floor_climb_of([], order)
+    z = t.visit_zones.c
+    floor = sa.case(floor_of, value=z.zone_id, else_=None)  # None: a zone on no floor
+    seen: dict[str, set[int]] = defaultdict(set)
+    with _conn(store) as conn:  # (visit, floor) pairs, not every stay: see _STAYS
+        _fast_plans(conn)
+        pairs = (
+            sa.select(z.visit_id, floor)
+            .select_from(_STAYS)
+            .where(*_customer_stays(site_id, start, end), floor.is_not(None))
+            .distinct()
+        )
+        for visit_id, on in conn.execute(pairs):
+            seen[visit_id].add(int(on))
+    return m.floor_climb_of(seen.values(), order)
 
 
 def shops(
