@@ -11,7 +11,6 @@ Needs Debian's chromium (make test-debs) and Playwright for Python (the test ext
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.ui_server import ADMIN, start_ui_server  # noqa: E402
+from tests.support.ui_server import signed_in_context, start_ui_server  # noqa: E402
 
 NEWEST = (
     "(() => { const c = document.querySelector('[data-testid=arrival]');"
@@ -46,16 +45,7 @@ def main() -> int:
     server = start_ui_server(tmp, args.sites, args.days)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=["--no-sandbox"]
-            )
-            context = browser.new_context(viewport={"width": 1366, "height": 768})
-            login = context.new_page()
-            login.goto(server.base + "/login")
-            login.locator("input[data-testid=username], [data-testid=username] input").fill(ADMIN[0])
-            login.locator("input[data-testid=password], [data-testid=password] input").fill(ADMIN[1])
-            login.get_by_test_id("login").click()
-            login.wait_for_url(server.base + "/")
+            context = signed_in_context(p, server)
             consoles = []
             for _ in range(args.consoles):
                 page = context.new_page()
@@ -95,7 +85,7 @@ def main() -> int:
                 samples.append(server.rss_mib())
                 time.sleep(max(0.0, args.every - (time.time() - published)))
             after = server.rss_mib()
-            browser.close()
+            context.browser.close()
     finally:
         server.process.terminate()
         server.process.wait(60)

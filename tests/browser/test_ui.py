@@ -249,6 +249,66 @@ def test_classifying_a_batch_updates_the_other_desk(
     desk_b.context.close()
 
 
+def test_a_batch_is_split_and_merged_back_while_another_desk_watches(
+    browser: Any, ui_server: UiServer, artifacts: Any, request: pytest.FixtureRequest
+) -> None:
+    desk_a = sign_in(browser, ui_server).page
+    desk_b = sign_in(browser, ui_server).page
+    for desk in (desk_a, desk_b):
+        desk.goto(ui_server.base + "/reception?site=demo-001")
+        settle(desk)
+    ui_server.feed(2)  # two people at the same moment: one batch of (at least) two
+    with ui_server.api() as api:
+        deadline = time.monotonic() + 30
+        while True:
+            newest = api.get("/sites/demo-001/arrivals", params={"limit": 1}).json()["items"]
+            if newest and newest[0]["size"] >= 2:
+                break
+            assert time.monotonic() < deadline, "the two people did not arrive as one batch"
+            time.sleep(0.5)
+    batch = newest[0]
+    card = desk_a.locator(f'[data-testid=arrival][data-batch="{batch["batch_id"]}"]')
+    card.wait_for(timeout=10_000)
+    card.get_by_test_id("arrival-select").click()
+    desk_a.get_by_test_id("split").click()
+    desk_a.get_by_test_id("split-person").first.click()
+    desk_a.screenshot(path=str(artifacts / "zh-reception-split.png"))
+    desk_a.get_by_test_id("split-confirm").click()
+    started = time.perf_counter()
+    size = batch["size"]
+    desk_b.wait_for_function(  # the other desk sees the batch one person smaller
+        "([id, size]) => { const c = [...document.querySelectorAll('[data-testid=arrival]')]"
+        ".find(c => c.dataset.batch === id); return c && Number(c.dataset.size) === size - 1; }",
+        arg=[batch["batch_id"], size],
+        timeout=5_000,
+    )
+    report(request, f"\nsplit on desk A → desk B: {time.perf_counter() - started:.2f} s")
+    with ui_server.api() as api:
+        items = api.get("/sites/demo-001/arrivals", params={"limit": 30}).json()["items"]
+    sizes = {a["batch_id"]: a["size"] for a in items}
+    assert sizes[batch["batch_id"]] == size - 1
+    left = next(a for a in items if a["visit_ids"] == [batch["visit_ids"][0]])  # the first person left
+    assert left["batch_id"] != batch["batch_id"] and left["size"] == 1
+
+    for bid in (batch["batch_id"], left["batch_id"]):
+        desk_a.locator(f'[data-testid=arrival][data-batch="{bid}"]').get_by_test_id("arrival-select").click()
+    desk_a.get_by_test_id("merge").click()
+    desk_b.wait_for_function(
+        "([id, gone, size]) => { const cs = [...document.querySelectorAll('[data-testid=arrival]')];"
+        " const c = cs.find(c => c.dataset.batch === id);"
+        " return c && Number(c.dataset.size) === size && !cs.some(c => c.dataset.batch === gone); }",
+        arg=[batch["batch_id"], left["batch_id"], size],
+        timeout=5_000,
+    )
+    with ui_server.api() as api:
+        items = api.get("/sites/demo-001/arrivals", params={"limit": 30}).json()["items"]
+    merged = next(a for a in items if a["batch_id"] == batch["batch_id"])
+    assert sorted(merged["visit_ids"]) == sorted(batch["visit_ids"])
+    assert all(a["batch_id"] != left["batch_id"] for a in items)
+    desk_a.context.close()
+    desk_b.context.close()
+
+
 def test_store_staff_sees_only_their_store(browser: Any, ui_server: UiServer) -> None:
     watched = sign_in(browser, ui_server, ("staff2", "staff2-password"))
     page = watched.page
@@ -343,6 +403,57 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
             crossings = api.get(f"/sites/demo-002/devices/{pets_device}").json()["status"]["crossings"]
     report(request, f"\ncrossings counted on the drawn line: {crossings}")
     assert crossings > 0
+
+    # a zone drawn corner by corner beside the door line, then named as a shop under Locations
+    page.goto(ui_server.base + "/settings?site=demo-002&tab=devices")
+    settle(page)
+    page.get_by_test_id("device-row").filter(has_text="PETS door").get_by_test_id("device-draw").click()
+    image = page.get_by_test_id("snapshot").locator("img")
+    image.wait_for()
+    page.get_by_test_id("draw-mode").get_by_text("区域").click()
+    page.locator("input[data-testid=line-id], [data-testid=line-id] input").fill("lounge")
+    box = image.bounding_box()
+    assert box is not None
+    for fx, fy in ((0.1, 0.2), (0.4, 0.2), (0.4, 0.6), (0.1, 0.6)):
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / "zh-drawing-zone.png"))
+    page.get_by_test_id("line-save").click()
+    with ui_server.api() as api:
+        deadline = time.monotonic() + 30
+        while not (zones := api.get(f"/sites/demo-002/devices/{pets_device}").json()["zones"]):
+            assert time.monotonic() < deadline, "the drawn zone was not saved"
+            time.sleep(0.5)
+        assert [z["id"] for z in zones] == ["lounge"] and len(zones[0]["polygon"]) == 4
+        assert abs(zones[0]["polygon"][2][0] - 0.4) < 0.03 and abs(zones[0]["polygon"][2][1] - 0.6) < 0.03
+        kept = api.get(f"/sites/demo-002/devices/{pets_device}").json()["lines"]
+        assert [line["id"] for line in kept] == ["door"]  # the door line stays
+    page.goto(ui_server.base + "/settings?site=demo-002&tab=locations")
+    settle(page)
+    page.get_by_test_id("area-add").click()
+    form = page.get_by_test_id("area-form")
+    form.get_by_test_id("area-zone").click()
+    page.get_by_role("option").filter(has_text="lounge").first.click()
+    form.locator("input[data-testid=area-name], [data-testid=area-name] input").fill("休息区")
+    page.screenshot(path=str(artifacts / "zh-settings-area-form.png"))
+    form.get_by_test_id("area-save").click()
+    with ui_server.api() as api:
+        deadline = time.monotonic() + 30
+        while not any(a["zone_id"] == "lounge" for a in api.get("/sites/demo-002/areas").json()["areas"]):
+            assert time.monotonic() < deadline, "the new area was not saved"
+            time.sleep(0.5)
+        area = next(a for a in api.get("/sites/demo-002/areas").json()["areas"] if a["zone_id"] == "lounge")
+        assert area["name"] == "休息区" and area["kind"] == "shop"
+        api.put(  # leave the store's areas as they were for the other tests
+            "/sites/demo-002/areas",
+            json={
+                "areas": [
+                    {k: a[k] for k in ("zone_id", "kind", "name", "floor", "building", "category", "area_m2")}
+                    for a in api.get("/sites/demo-002/areas").json()["areas"]
+                    if a["zone_id"] != "lounge"
+                ]
+            },
+        ).raise_for_status()
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
     page.context.close()
 
@@ -399,7 +510,10 @@ def test_every_page_renders_in_one_language(
                 found.append(f"English on a Chinese page: {leaked}")
         if found:
             problems[path] = found
-    lines = [f"  {path:<32} {seconds:6.2f} s" for path, seconds in paints.items()]
+    lines = [
+        f"  {path:<32} {seconds:6.2f} s" + ("  (over the 1.5 s goal)" if seconds > PAINT_BUDGET_S else "")
+        for path, seconds in paints.items()
+    ]
     report(
         request,
         f"\nfirst meaningful paint ({lang}, {ui_server.sites} stores x {ui_server.days} days):\n"
@@ -407,3 +521,44 @@ def test_every_page_renders_in_one_language(
     )
     watched.page.context.close()
     assert not problems, problems
+
+
+def test_an_exclusion_class_is_created_switched_off_and_removed(browser: Any, ui_server: UiServer) -> None:
+    watched = sign_in(browser, ui_server)
+    page = watched.page
+    page.goto(ui_server.base + "/settings?site=demo-003&tab=exclusion")
+    settle(page)
+    page.locator("input[data-testid=exclusion-id], [data-testid=exclusion-id] input").fill("courier:test")
+    page.locator("input[data-testid=exclusion-name], [data-testid=exclusion-name] input").fill("测试快递")
+    page.get_by_test_id("exclusion-upper").click()
+    page.get_by_role("option").filter(has_text="黄").first.click()
+    page.keyboard.press("Escape")
+    page.get_by_test_id("exclusion-add").click()
+    row = page.get_by_test_id("exclusion-row").filter(has_text="测试快递")
+    row.wait_for(timeout=30_000)
+    with ui_server.api() as api:
+        found = {c["id"]: c for c in api.get("/sites/demo-003/exclusion-classes").json()["items"]}
+    made = found["courier:test"]
+    assert made["scope"] == "site" and made["enabled"] is True
+    assert made["colour_rule"]["upper_colours"] == ["yellow"] and made["colour_rule"]["lower_colours"] == []
+    row.locator(".q-toggle").click()
+    with ui_server.api() as api:
+        deadline = time.monotonic() + 30
+        while next(
+            c
+            for c in api.get("/sites/demo-003/exclusion-classes").json()["items"]
+            if c["id"] == "courier:test"
+        )["enabled"]:
+            assert time.monotonic() < deadline, "switching the class off was not saved"
+            time.sleep(0.5)
+    page.get_by_test_id("exclusion-row").filter(has_text="测试快递").get_by_test_id(
+        "exclusion-remove"
+    ).click()
+    page.get_by_test_id("exclusion-row").filter(has_text="测试快递").wait_for(
+        state="detached", timeout=30_000
+    )
+    with ui_server.api() as api:
+        ids = [c["id"] for c in api.get("/sites/demo-003/exclusion-classes").json()["items"]]
+    assert "courier:test" not in ids
+    assert not [p for p in watched.problems if "console" in p or "page error" in p]
+    page.context.close()

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -79,13 +80,17 @@ class UiServer:
         )
 
 
-def start_ui_server(tmp: Path, sites: int, days: int) -> UiServer:
+def start_ui_server(tmp: Path, sites: int, days: int, ready_timeout_s: float = 900) -> UiServer:
+    """The server on ``tmp/keliu.db``, seeded with the demo chain unless that database has stores
+    already (a benchmark's big chain is seeded once and reused: its key stays beside it)."""
     videos = tmp / "videos"
     videos.mkdir(parents=True, exist_ok=True)
-    shutil.copy(DATA / "video" / "PETS09-S2L1.mp4", videos / "PETS09-S2L1.mp4")  # devices may play it
+    if not (videos / "PETS09-S2L1.mp4").exists():
+        shutil.copy(DATA / "video" / "PETS09-S2L1.mp4", videos / "PETS09-S2L1.mp4")  # devices may play it
     key = tmp / "signature.key"
-    key.write_bytes(base64.b64encode(os.urandom(32)))
-    key.chmod(0o600)
+    if not key.exists():
+        key.write_bytes(base64.b64encode(os.urandom(32)))
+        key.chmod(0o600)
     port = free_port()
     log = tmp / "server.log"
     env = {**os.environ, "KELIU_SIGNATURE_KEY_FILE": str(key)}
@@ -95,7 +100,7 @@ def start_ui_server(tmp: Path, sites: int, days: int) -> UiServer:
          "--demo-video", str(DEMO_VIDEO)],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 900
+    deadline = time.monotonic() + ready_timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ui_server exited: {log.read_text()[-3000:]}")
@@ -104,6 +109,22 @@ def start_ui_server(tmp: Path, sites: int, days: int) -> UiServer:
         time.sleep(0.5)
     process.kill()
     raise RuntimeError(f"ui_server not ready: {log.read_text()[-3000:]}")
+
+
+def signed_in_context(playwright: Any, server: UiServer) -> Any:
+    """Debian's Chromium (headless) with a 1366×768 context signed in as the administrator (benches)."""
+    browser = playwright.chromium.launch(
+        executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=["--no-sandbox"]
+    )
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(server.base + "/login")
+    page.locator("input[data-testid=username], [data-testid=username] input").fill(ADMIN[0])
+    page.locator("input[data-testid=password], [data-testid=password] input").fill(ADMIN[1])
+    page.get_by_test_id("login").click()
+    page.wait_for_url(server.base + "/", timeout=120_000)
+    page.close()
+    return context
 
 
 # ------------------------------------------------------------------------------- the server process

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 # browser's connection alive.
 _LAZY_LOADS = asyncio.Semaphore(1)
 
-__all__ = ["lazy_card", "stat", "table"]
+__all__ = ["after_connect", "lazy_card", "stat", "table"]
 
 
 def stat(
@@ -66,6 +66,19 @@ def table(
     return element
 
 
+def after_connect(element: ui.element, fill: Callable[[], Awaitable[None]], name: str = "fill") -> None:
+    """Run ``fill`` once the browser is connected, one slow read at a time for all pages: the page is
+    sent without waiting for it (its first paint is not held up)."""
+
+    async def run() -> None:
+        await element.client.connected()
+        async with _LAZY_LOADS:
+            if not element.is_deleted:  # the page was left while it waited
+                await fill()
+
+    background_tasks.create(run(), name=name)
+
+
 def lazy_card(
     page: Page,
     title: str,
@@ -83,12 +96,8 @@ def lazy_card(
         spinner = ui.skeleton().classes("w-full h-40")
 
     async def fill() -> None:
-        await box.client.connected()
         try:
-            async with _LAZY_LOADS:
-                if box.is_deleted:  # the page was left while it waited
-                    return
-                data = await load()
+            data = await load()
         except ApiError as error:
             message = error.message
         else:
@@ -108,4 +117,4 @@ def lazy_card(
             with box:
                 ui.label(message).classes("text-sm text-slate-500")
 
-    background_tasks.create(fill(), name=f"card {mark}")
+    after_connect(box, fill, name=f"card {mark}")

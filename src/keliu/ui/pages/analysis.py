@@ -20,7 +20,7 @@ from keliu.ui.api import ApiError
 from keliu.ui.i18n import field_label
 from keliu.ui.pages.home import chosen_day, forecast
 from keliu.ui.shell import Page, fmt_int, fmt_pct, login_redirect, tid
-from keliu.ui.widgets import stat, table
+from keliu.ui.widgets import after_connect, lazy_card, stat, table
 
 SKIP = {"traffic", "multi-store", "kpis", "targets"}  # on the home and multi-store pages
 ZONE_PARAMS = ("zone", "other_zone", "from_zone", "to_zone")
@@ -105,6 +105,23 @@ def manual_count_csv(day: date, start: str, end: str, entries: int, timezone: st
     return f"start,end,entries\n{first.isoformat()},{last.isoformat()},{entries}\n".encode()
 
 
+def accuracy_figures(page: Page, overall: dict[str, Any]) -> None:
+    """System and manual counts of the audited day, accuracy with its 95 % interval, correction."""
+    with ui.row().classes("gap-6").props(tid("accuracy-overall")):
+        stat(field_label("system", page.lang), fmt_int(overall["system"]))
+        stat(field_label("manual", page.lang), fmt_int(overall["manual"]))
+        stat(field_label("accuracy", page.lang), fmt_pct(overall["accuracy"]))
+        interval = overall.get("interval")
+        stat(
+            field_label("interval", page.lang),
+            "–" if not interval else f"{fmt_pct(interval[0])} – {fmt_pct(interval[1])}",
+        )
+        stat(
+            field_label("correction_factor", page.lang),
+            "–" if overall.get("correction_factor") is None else f"×{overall['correction_factor']:.3f}",
+        )
+
+
 @ui.page("/analysis", response_timeout=20)
 async def analysis_page(request: Request) -> Any:
     page = await Page.open(request, "/analysis")
@@ -181,19 +198,22 @@ async def analysis_page(request: Request) -> Any:
             except ApiError as error:
                 ui.label(error.message).classes("text-slate-500").props(tid("analysis-error"))
         with ui.grid().classes("w-full gap-4 grid-cols-1 lg:grid-cols-2"):
-            with ui.card().classes("w-full shadow-sm").props(tid("card-forecast")):
-                ui.label(page.t("home.forecast")).classes("text-base font-semibold")
-                try:
-                    forecast(page, await page.api.get(f"/sites/{page.site_id}/forecast"))
-                except ApiError as error:
-                    ui.label(error.message).classes("text-slate-500")
+            # the forecast and the audit are read after the page is on screen (the metric is the page)
+            lazy_card(
+                page,
+                page.t("home.forecast"),
+                lambda: page.api.get(f"/sites/{page.site_id}/forecast"),
+                lambda result: forecast(page, result),
+                mark="card-forecast",
+            )
             with ui.card().classes("w-full shadow-sm").props(tid("card-accuracy")):
                 ui.label(page.t("analysis.accuracy")).classes("text-base font-semibold")
                 ui.label(page.t("analysis.accuracy_hint")).classes("text-xs text-slate-500")
                 audit_day = date.fromisoformat(last)
+                audit_box = ui.column().classes("w-full")
 
-                @ui.refreshable
                 async def audit_view() -> None:
+                    message = ""
                     try:
                         result = (
                             await page.api.get(
@@ -201,26 +221,17 @@ async def analysis_page(request: Request) -> Any:
                             )
                         )["result"]
                     except ApiError as error:
-                        ui.label(error.message)
+                        result, message = None, error.message
+                    if audit_box.is_deleted:
                         return
-                    overall = result["overall"]
-                    with ui.row().classes("gap-6").props(tid("accuracy-overall")):
-                        stat(field_label("system", page.lang), fmt_int(overall["system"]))
-                        stat(field_label("manual", page.lang), fmt_int(overall["manual"]))
-                        stat(field_label("accuracy", page.lang), fmt_pct(overall["accuracy"]))
-                        interval = overall.get("interval")
-                        stat(
-                            field_label("interval", page.lang),
-                            "–" if not interval else f"{fmt_pct(interval[0])} – {fmt_pct(interval[1])}",
-                        )
-                        stat(
-                            field_label("correction_factor", page.lang),
-                            "–"
-                            if overall.get("correction_factor") is None
-                            else f"×{overall['correction_factor']:.3f}",
-                        )
+                    audit_box.clear()
+                    with audit_box:
+                        if result is None:
+                            ui.label(message).classes("text-sm text-slate-500")
+                            return
+                        accuracy_figures(page, result["overall"])
 
-                await audit_view()
+                after_connect(audit_box, audit_view)
                 if page.role != "staff":
                     with ui.row().classes("items-end gap-2 flex-wrap"):
                         start = (
@@ -258,7 +269,7 @@ async def analysis_page(request: Request) -> Any:
                                 page.notify_error(error)
                                 return
                             ui.notify(page.t("common.saved"), type="positive")
-                            audit_view.refresh()
+                            await audit_view()
 
                         ui.button(page.t("common.save"), on_click=save_count).props("unelevated").props(
                             tid("audit-save")

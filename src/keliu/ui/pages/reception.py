@@ -1,10 +1,10 @@
 """接待台 Reception console (the showroom seed's screen): today's arrivals as they happen, batches
-classified 看车/订单/售后/非客/店员 and assigned to a sales advisor, and the live brief
-到店客流/看车客户/订单客户/售后客户/非客.
+merged or split (批次合并/拆分: people the cameras grouped wrongly), classified 看车/订单/售后/非客/店员
+and assigned to a sales advisor, and the live brief 到店客流/看车客户/订单客户/售后客户/非客.
 
 Live: the page listens to the site's live hub (the same one behind the SSE and WebSocket streams);
-an arrival or another desk's classification re-reads the arrivals and the brief through the API, so
-two browsers see each other's actions at once. Must not reach the store."""
+an arrival, a merge or split, or another desk's classification re-reads the arrivals and the brief
+through the API, so two browsers see each other's actions at once. Must not reach the store."""
 
 from __future__ import annotations
 
@@ -210,6 +210,62 @@ async def reception_page(request: Request) -> Any:
             selected.clear()
             await refresh()
 
+        async def merge() -> None:
+            if len(selected) < 2:
+                ui.notify(page.t("reception.merge_hint"), type="warning")
+                return
+            try:
+                await page.api.send(
+                    "POST", f"/sites/{site_id}/arrivals/merge", {"batch_ids": sorted(selected)}
+                )
+            except ApiError as error:
+                page.notify_error(error)
+                return
+            selected.clear()
+            await refresh()
+
+        def split() -> None:
+            chosen = [a for a in state["arrivals"] if a["batch_id"] in selected]
+            if len(chosen) != 1 or chosen[0]["size"] < 2:
+                ui.notify(page.t("reception.split_hint"), type="warning")
+                return
+            batch = chosen[0]
+            leaving: set[str] = set()
+            with ui.dialog() as dialog, ui.card().classes("min-w-80").props(tid("split-dialog")):
+                ui.label(page.t("reception.split_choose")).classes("text-base font-semibold")
+                people = zip(batch["visit_ids"], batch["upper_colours"], batch["lower_colours"], strict=False)
+                for n, (visit_id, upper, lower) in enumerate(people, start=1):
+                    with ui.row().classes("items-center gap-2"):
+                        ui.checkbox(
+                            f"{n}",
+                            on_change=lambda e, vid=visit_id: (
+                                leaving.add(vid) if e.value else leaving.discard(vid)
+                            ),
+                        ).props(tid("split-person"))
+                        ui.html(colours_html(page, [upper], [lower]), sanitize=False).classes("text-xs")
+
+                async def confirm() -> None:
+                    try:
+                        await page.api.send(
+                            "POST",
+                            f"/sites/{site_id}/arrivals/{batch['batch_id']}/split",
+                            {"visit_ids": sorted(leaving)},
+                        )
+                    except ApiError as error:
+                        page.notify_error(error)
+                        return
+                    dialog.close()
+                    selected.clear()
+                    await refresh()
+
+                with ui.row():
+                    ui.button(page.t("common.cancel"), on_click=dialog.close).props("flat")
+                    ui.button(page.t("reception.split"), on_click=confirm).props("unelevated").props(
+                        tid("split-confirm")
+                    )
+            dialog.on("hide", dialog.delete)
+            dialog.open()
+
         await load()
         with ui.row().classes("w-full items-center gap-2"):
             ui.label(page.t("reception.live")).classes("text-xl font-semibold")
@@ -240,6 +296,13 @@ async def reception_page(request: Request) -> Any:
                 ui.button(page.t("reception.assign"), on_click=lambda: classify(None, advisor.value)).props(
                     "outline dense no-caps"
                 ).props(tid("assign"))
+                ui.separator().props("vertical")
+                ui.button(page.t("reception.merge"), icon="merge", on_click=merge).props(
+                    "outline dense no-caps"
+                ).props(tid("merge"))
+                ui.button(page.t("reception.split"), icon="call_split", on_click=split).props(
+                    "outline dense no-caps"
+                ).props(tid("split"))
         with ui.column().classes("w-full gap-2").props(tid("arrivals")):
             arrivals_view()
 
@@ -257,7 +320,7 @@ async def reception_page(request: Request) -> Any:
                         return
                     dropped, messages = got
                     if dropped or any(
-                        m.event in ("arrival", "reception", "visit_corrected") for m in messages
+                        m.event in ("arrival", "batch", "reception", "visit_corrected") for m in messages
                     ):
                         await asyncio.sleep(0.02)  # the rest of a burst arrives with this one
                         await refresh()

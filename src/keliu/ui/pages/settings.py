@@ -1,20 +1,23 @@
-"""设置 Settings: stores (hours, de-dup window, business week), locations (entrances, floors, zones,
-shops), devices with live status and a snapshot on which door lines are drawn with the mouse (the
-snapshot is held in the page's memory only, never stored), staff and the staff-suggestion inbox,
-exclusion classes, users and roles, webhooks, the audit log and the privacy page.
+"""设置 Settings: stores (hours, de-dup window, business week), locations (entrances, floors,
+zones, shops: ``locations.py``), devices with live status and a snapshot on which door lines,
+pass-by lines and zones are drawn with the mouse (``drawing.py``; the snapshot is held in the
+page's memory only, never stored), staff and the staff-suggestion inbox, exclusion classes
+(``exclusion.py``), users and roles, webhooks, the audit log and the privacy page.
 
 Every change is an API call as the signed-in user (managers: their stores; administrators: all).
 Must not reach the store."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from fastapi import Request
 from nicegui import ui
 
 from keliu.ui.api import ApiError
+from keliu.ui.pages.drawing import draw_on_snapshot
+from keliu.ui.pages.exclusion import exclusion_tab
+from keliu.ui.pages.locations import locations_tab
 from keliu.ui.shell import Page, fmt_int, login_redirect, tid
 from keliu.ui.widgets import table
 
@@ -84,69 +87,6 @@ async def sites_tab(page: Page) -> None:
         ui.button(page.t("common.save"), on_click=save).props("unelevated").props(tid("site-save"))
 
 
-async def locations_tab(page: Page) -> None:
-    entrances = (await page.api.get(f"/sites/{page.site_id}/entrances"))["entrances"]
-    areas = (await page.api.get(f"/sites/{page.site_id}/areas"))["areas"]
-    with ui.card().classes("w-full shadow-sm"):
-        ui.label(page.t("settings.entrances")).classes("text-base font-semibold")
-        table(
-            [
-                ("name", page.t("common.name")),
-                ("group", page.t("stores.region")),
-                ("camera_id", page.t("settings.camera")),
-                ("line_id", page.t("settings.line_id")),
-            ],
-            entrances,
-            mark="table-entrances",
-        )
-    with ui.card().classes("w-full shadow-sm"):
-        ui.label(page.t("settings.areas")).classes("text-base font-semibold")
-        table(
-            [
-                ("zone_id", "ID"),
-                ("name", page.t("common.name")),
-                ("kind", page.t("reports.kind")),
-                ("floor", "F"),
-                ("area_m2", "m²"),
-            ],
-            [{**a, "category": "/".join(a.get("category") or [])} for a in areas],
-            mark="table-areas",
-        )
-        editor = ui.json_editor(
-            {
-                "content": {
-                    "json": {
-                        "areas": [
-                            {
-                                k: v
-                                for k, v in a.items()
-                                if k
-                                in ("zone_id", "kind", "name", "floor", "building", "category", "area_m2")
-                            }
-                            for a in areas
-                        ]
-                    }
-                }
-            }
-        ).classes("w-full")
-
-        async def save() -> None:
-            data = await editor.run_editor_method("get")
-            content = data.get("json") if isinstance(data, dict) else None
-            if content is None and isinstance(data, dict) and "text" in data:
-                import json
-
-                content = json.loads(data["text"])
-            try:
-                await page.api.send("PUT", f"/sites/{page.site_id}/areas", content)
-            except ApiError as error:
-                page.notify_error(error)
-                return
-            ui.notify(page.t("common.saved"), type="positive")
-
-        ui.button(page.t("common.save"), on_click=save).props("unelevated").props(tid("areas-save"))
-
-
 async def devices_tab(page: Page) -> None:
     devices = (await page.api.get(f"/sites/{page.site_id}/devices"))["items"]
     with ui.card().classes("w-full shadow-sm").props(tid("devices")):
@@ -164,10 +104,14 @@ async def devices_tab(page: Page) -> None:
                 ui.label(
                     f"{page.t('settings.lines')}: "
                     + (", ".join(line["id"] for line in d.get("lines") or []) or "–")
+                    + f" · {page.t('drawing.mode.zone')}: "
+                    + (", ".join(zone["id"] for zone in d.get("zones") or []) or "–")
                 ).classes("text-sm flex-1")
                 if d.get("managed_by") == "api" and page.role in ("admin", "manager"):
                     ui.button(
-                        page.t("settings.snapshot"), icon="draw", on_click=lambda dev=d: draw_line(page, dev)
+                        page.t("settings.snapshot"),
+                        icon="draw",
+                        on_click=lambda dev=d: draw_on_snapshot(page, dev),
                     ).props("outline dense no-caps").props(tid("device-draw"))
     if page.role in ("admin", "manager"):
         with ui.card().classes("w-full shadow-sm"):
@@ -196,99 +140,6 @@ async def devices_tab(page: Page) -> None:
                     ui.navigate.to(page.url(tab="devices"))
 
                 ui.button(page.t("common.add"), on_click=add).props("unelevated").props(tid("device-add"))
-
-
-async def draw_line(page: Page, device: dict[str, Any]) -> None:
-    """The device's current frame (in memory) with its lines; two clicks draw a door line, a third
-    click marks the inside; saving replaces the line of that id and the camera counts with it."""
-    try:
-        response = await page.api.request("GET", f"/sites/{page.site_id}/devices/{device['id']}/snapshot")
-    except ApiError as error:
-        page.notify_error(error)
-        return
-    width = int(response.headers.get("x-frame-width", "0") or 0)
-    height = int(response.headers.get("x-frame-height", "0") or 0)
-    source = "data:image/jpeg;base64," + base64.b64encode(response.content).decode()
-    del response
-    points: list[tuple[float, float]] = []
-    existing = [line for line in device.get("lines") or []]
-
-    def svg() -> str:
-        parts = []
-        for line in existing:
-            (ax, ay), (bx, by) = line["a"], line["b"]
-            parts.append(
-                f'<line x1="{ax * width}" y1="{ay * height}" x2="{bx * width}" y2="{by * height}" '
-                'stroke="#f59e0b" stroke-width="4" />'
-            )
-        if len(points) >= 2:
-            (ax, ay), (bx, by) = points[0], points[1]
-            parts.append(
-                f'<line x1="{ax}" y1="{ay}" x2="{bx}" y2="{by}" stroke="#22c55e" stroke-width="5" />'
-            )
-        for x, y in points:
-            parts.append(f'<circle cx="{x}" cy="{y}" r="8" fill="#22c55e" />')
-        return "".join(parts)
-
-    with ui.dialog().props("maximized") as dialog, ui.card().classes("w-full"):
-        ui.label(page.t("settings.draw_line")).classes("text-base font-semibold")
-        line_id = (
-            ui.input(page.t("settings.line_id"), value="door").props("dense outlined").props(tid("line-id"))
-        )
-
-        def clicked(event: Any) -> None:
-            if len(points) >= 3:
-                points.clear()
-            points.append((event.image_x, event.image_y))
-            image.content = svg()
-
-        image = (
-            ui.interactive_image(source, content=svg(), on_mouse=clicked, events=["click"], cross="#22c55e")
-            .style(
-                f"width: min(100%, calc(68vh * {width / max(height, 1):.4f}))"
-            )  # the whole picture on screen
-            .props(tid("snapshot"))
-        )
-
-        async def save() -> None:
-            if len(points) < 3 or not width or not height:
-                ui.notify(page.t("settings.draw_line"), type="warning")
-                return
-            fraction = [(round(x / width, 4), round(y / height, 4)) for x, y in points]
-            new = {
-                "id": line_id.value or "door",
-                "kind": "door",
-                "a": list(fraction[0]),
-                "b": list(fraction[1]),
-                "inside": list(fraction[2]),
-            }
-            lines = [
-                {
-                    "id": line["id"],
-                    "kind": line["kind"],
-                    "a": list(line["a"]),
-                    "b": list(line["b"]),
-                    **({"inside": list(line["inside"])} if line["kind"] == "door" else {}),
-                }
-                for line in existing
-                if line["id"] != new["id"]
-            ]
-            try:
-                await page.api.send(
-                    "PATCH", f"/sites/{page.site_id}/devices/{device['id']}", {"lines": [*lines, new]}
-                )
-            except ApiError as error:
-                page.notify_error(error)
-                return
-            ui.notify(page.t("settings.line_saved"), type="positive")
-            dialog.close()
-            ui.navigate.to(page.url(tab="devices"))
-
-        with ui.row():
-            ui.button(page.t("common.cancel"), on_click=dialog.close).props("flat")
-            ui.button(page.t("common.save"), on_click=save).props("unelevated").props(tid("line-save"))
-    dialog.on("hide", dialog.delete)
-    dialog.open()
 
 
 async def staff_tab(page: Page) -> None:
@@ -325,34 +176,6 @@ async def staff_tab(page: Page) -> None:
                         "unelevated dense"
                     )
                 ui.button(page.t("common.no"), on_click=lambda sug=s: decide(sug, False)).props("flat dense")
-
-
-async def exclusion_tab(page: Page) -> None:
-    classes = (await page.api.get(f"/sites/{page.site_id}/exclusion-classes", limit=500))["items"]
-    with ui.card().classes("w-full shadow-sm"):
-        ui.label(page.t("settings.exclusion")).classes("text-base font-semibold")
-        rows = [
-            {
-                "id": c.get("id"),
-                "name": c.get("name"),
-                "scope": c.get("scope", ""),
-                "rules": "; ".join(
-                    f"{'/'.join(r['upper_colours'])} + {'/'.join(r['lower_colours']) or '*'}"
-                    for r in c.get("colour_rules") or []
-                ),
-            }
-            for c in classes
-        ]
-        table(
-            [
-                ("id", "ID"),
-                ("name", page.t("common.name")),
-                ("scope", ""),
-                ("rules", page.t("reception.upper") + "/" + page.t("reception.lower")),
-            ],
-            rows,
-            mark="table-exclusion",
-        )
 
 
 async def users_tab(page: Page) -> None:
