@@ -1,5 +1,7 @@
-"""Zone metrics of the home page (首页) on the demo mall: 运营指标 (``indices``, 30 days) and 品牌排行
-(``shops``, a month), plus 业态热度 (``categories``, a month), each computed two ways in one run:
+"""Zone metrics of the home and analysis pages on the demo mall: 运营指标 (``indices``, 30 days) and
+品牌排行 (``shops``, a month), plus 业态热度 (``categories``, a month), 楼层转化 (``floors``, a week
+and 30 days) and 区域对比/转化 (``zone-comparison``/``-conversion``, a week), each computed two ways
+in one run:
 
 * **before**: ``keliu.analytics.queries`` and ``metrics`` as they were at commit ``--before``
   (default 3f99aca, loaded from git): every zone stay of the window loaded as a ``ZoneStay``,
@@ -113,6 +115,7 @@ def _cases(end: date, before: ModuleType) -> list[tuple[str, Callable[[Any], Any
     month0 = end.replace(day=1)
     last_month = month0 - timedelta(days=1)
     first = end - timedelta(days=29)
+    week = end - timedelta(days=6)
     return [
         (
             f"indices day={end} (30 days)",
@@ -130,7 +133,33 @@ def _cases(end: date, before: ModuleType) -> list[tuple[str, Callable[[Any], Any
             lambda s: before.categories(s, SITE, first, end),
             lambda s: q.categories(s, SITE, first, end),
         ),
+        (
+            f"floors {week}..{end} (the analysis page's default week)",
+            lambda s: before.floors(s, SITE, week, end),
+            lambda s: q.floors(s, SITE, week, end),
+        ),
+        (
+            f"floors {first}..{end}",
+            lambda s: before.floors(s, SITE, first, end),
+            lambda s: q.floors(s, SITE, first, end),
+        ),
+        (
+            f"zone-comparison {week}..{end} (the analysis page's default)",
+            lambda s: before.zone_comparison(s, SITE, week, end, *_first_two(s)),
+            lambda s: q.zone_comparison(s, SITE, week, end, *_first_two(s)),
+        ),
+        (
+            f"zone-conversion {week}..{end}",
+            lambda s: before.zone_conversion(s, SITE, week, end, *_first_two(s)),
+            lambda s: q.zone_conversion(s, SITE, week, end, *_first_two(s)),
+        ),
     ]
+
+
+def _first_two(store: Any) -> tuple[str, str]:
+    """The two zones the analysis page compares by default (the site's first two areas)."""
+    first, second = (a.zone_id for a in store.areas(SITE)[:2])
+    return first, second
 
 
 def _postgres(action: str, name: str) -> bool:

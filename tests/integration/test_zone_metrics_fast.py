@@ -1,5 +1,6 @@
 """The zone metrics counted in the database (运营指标 ``indices``, 品牌排行 ``shops``, 业态热度
-``categories``, 楼层转化 ``floors``) give exactly the answers of the reference computation they replaced: every zone
+``categories``, 楼层转化 ``floors``; 区域对比/转化 ``zone_comparison``/``zone_conversion`` read the
+two zones' stays only) give exactly the answers of the reference computation they replaced: every zone
 stay loaded (``Store.zone_stays``) and handed to the pure functions of ``keliu.analytics.metrics``.
 On a seeded demo mall (SQLite and PostgreSQL, conftest.py), also after some shops stop being shops
 (the database must leave other zones out exactly as the reference does).
@@ -103,6 +104,16 @@ def _check_all(store: Store) -> None:
         climb = q.floors(store, SITE, first, last)
         assert climb == m.floor_climb(q._paths(store, SITE, start, end), areas, order)
         assert climb.visitors > 0 and len(climb.floors) > 1 and climb.mean_floors_climbed is not None
+    start, end = q._day_bounds(store, SITE, date(2026, 11, 26), END)
+    every_stay = q._paths(store, SITE, start, end)
+    busiest = [r.zone_id for r in q.shops(store, SITE, END)[:2]]
+    for zone, other in ((busiest[0], busiest[1]), (busiest[1], busiest[0]), (busiest[0], busiest[0])):
+        compared = q.zone_comparison(store, SITE, date(2026, 11, 26), END, zone, other)
+        assert compared == m.zone_comparison(every_stay, areas, zone, other)
+        assert compared[0].visits > 0 and compared[0].mean_dwell_s is not None
+        converted = q.zone_conversion(store, SITE, date(2026, 11, 26), END, zone, other)
+        assert converted == m.zone_conversion(every_stay, zone, other)
+        assert converted.from_visits > 0
     for level in (1, 2, 3):
         cats = q.categories(store, SITE, date(2026, 11, 25), END, level)
         assert cats == reference_categories(store, date(2026, 11, 25), END, level)

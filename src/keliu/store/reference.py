@@ -603,10 +603,16 @@ class ReferenceData:
             insert_rows(conn, t.visit_zones, rows)
 
     def zone_stays(
-        self, site_id: str, start: datetime, end: datetime, *, customers_only: bool = True
+        self,
+        site_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        customers_only: bool = True,
+        zones: Collection[str] | None = None,
     ) -> list[ZoneStay]:
         """Zone stays of the visits whose first entry is in ``[start, end)`` (customer visits only by
-        default), ordered by visit then entry time."""
+        default; only the stays in ``zones`` when given), ordered by visit then entry time."""
         v, z = t.visits.c, t.visit_zones.c
         where = [
             v.site_id == site_id,
@@ -615,6 +621,8 @@ class ReferenceData:
         ]
         if customers_only:
             where.append(v.category == "customer")
+        if zones is not None:
+            where.append(z.zone_id.in_(sorted(zones)))
         with self._connect() as conn:
             self._site(conn, site_id)
             rows = conn.execute(
