@@ -34,6 +34,7 @@ from keliu.service.routers import (
     health,
     imports,
     locations,
+    messages,
     privacy,
     reception,
     reports,
@@ -125,6 +126,7 @@ def create_app(settings: ServiceSettings, store: Store, runtime: ServiceRuntime 
         locations,
         staff,
         visits,
+        messages,
         privacy,
         snapshot,
     ):

@@ -21,6 +21,8 @@ Stopping is ordered so nothing counted is lost: cameras end their tracks and pub
 completed, the resolution workers drain and commit it, the bridge pushes the last arrivals, and only
 then do live streams close and the webhook worker stop (its outbox is on disk). Staff suggestions are
 stored by the resolution workers themselves for a manager to confirm (``/staff-suggestions``).
+Message rules (消息规则) are evaluated every minute by ``keliu.service.messages.MessageChecker``, which
+stores what fires and pushes it as an ``alert``; it stops before live streams close.
 
 Starting also catches up (``PushBridge.catch_up``): the arrival webhooks of visits that an earlier
 process committed but was killed before queuing are queued now, for every site resolved live
@@ -42,6 +44,7 @@ from keliu.runtime.resolution import ResolutionWorker
 from keliu.runtime.supervisor import CameraInfo, Supervisor
 from keliu.service.devices import camera_of, device_fields, is_file_source, stored_site_config
 from keliu.service.live import LiveHub
+from keliu.service.messages import MessageChecker
 from keliu.service.push_bridge import PushBridge, Pusher
 from keliu.service.webhooks import DeliverySettings, Webhooks
 from keliu.store import Store
@@ -71,6 +74,7 @@ class ServiceRuntime:
         self.webhooks = Webhooks(store, delivery)
         self.pusher = Pusher(self.hub, self.webhooks)
         self.bridge = PushBridge(self.bus, store, self.pusher)
+        self.messages = MessageChecker(store, self.pusher)  # 消息规则, evaluated every minute
         self.supervisor = Supervisor(self.bus, extractor=extractor, sightings=True)
         self.workers: dict[str, ResolutionWorker] = {}
         self._started = False
@@ -245,6 +249,7 @@ class ServiceRuntime:
                 worker.start()
         self.bridge.start()
         self.webhooks.start()
+        self.messages.start()
         with self._lock:
             live_sites = list(self.workers)
         self.bridge.catch_up_later(live_sites)  # after a crash: arrivals committed, never queued
@@ -258,6 +263,7 @@ class ServiceRuntime:
             if worker.is_alive():
                 worker.stop()
         self.bridge.stop()
+        self.messages.stop()  # its last messages are pushed before live streams close
         self.hub.close()
         self.webhooks.stop()
         self.bus.close()

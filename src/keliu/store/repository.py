@@ -47,6 +47,7 @@ from keliu.store.crypto import SignatureCipher
 from keliu.store.devices import DeviceStore
 from keliu.store.engine import in_values, insert_rows, unavailable_as_store_error
 from keliu.store.footage import Footage, FootageLedger
+from keliu.store.messages import MessageStore
 from keliu.store.privacy import PrivacyStore
 from keliu.store.reception import ReceptionDesk
 from keliu.store.reference import PassbyCount, ReferenceData, ZoneStay, zone_stay_rows
@@ -227,6 +228,7 @@ class Store(
     VisitCorrections,
     BatchRegrouping,
     PrivacyStore,
+    MessageStore,
 ):
     """keliu's persistence: sites and their cameras, sightings, visits (and the batches and entries
     derived from them), remembered signatures, staff enrolments and exclusion classes; analytics

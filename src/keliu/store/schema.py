@@ -34,6 +34,8 @@ __all__ = [
     "footage",
     "lines",
     "manual_counts",
+    "message_rules",
+    "messages",
     "metadata",
     "organisation",
     "passby_counts",
@@ -757,4 +759,50 @@ batch_assignments = sa.Table(
     sa.Column("assigned_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("site_id", "visit_id"),
     sa.Index(None, "site_id", "original_batch_id"),
+)
+
+# -------------------------------------------------------------- message rules (migration 0011)
+# 消息规则: a site's threshold rules (``keliu.store.messages``). kind: occupancy (customers present
+# now above ``threshold``), hourly_entries (entries of the current local hour above ``threshold``)
+# or traffic_change (today so far against the same elapsed part of the previous day, week or month
+# — ``compare`` — moved by more than ``threshold`` per cent in ``direction``, once the previous
+# period counted ``min_count``). ``last_period`` is the local period (hour or day) the rule last
+# fired in: a rule fires at most once per period.
+message_rules = sa.Table(
+    "message_rules",
+    metadata,
+    _site_fk(),
+    sa.Column("rule_id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("compare", sa.String(8), nullable=True),
+    sa.Column("direction", sa.String(8), nullable=True),
+    sa.Column("min_count", sa.Integer, nullable=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("last_period", sa.String(32), nullable=True),
+    sa.Column("last_fired_at", UTCDateTime, nullable=True),
+    sa.PrimaryKeyConstraint("site_id", "rule_id"),
+)
+
+# 消息: what the rules fired (metadata only: figures, never a person). rule_id has no foreign key: a
+# message outlives the rule that fired it. details: the figures (value, threshold, period …).
+messages = sa.Table(
+    "messages",
+    metadata,
+    _site_fk(),
+    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("rule_id", sa.String(32), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("text", sa.String(1000), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "message_id"),
+    sa.Index(None, "site_id", "at"),
+    sa.Index(None, "at"),
 )

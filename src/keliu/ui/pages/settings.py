@@ -2,7 +2,8 @@
 zones, shops: ``locations.py``), devices with live status and a snapshot on which door lines,
 pass-by lines and zones are drawn with the mouse (``drawing.py``; the snapshot is held in the
 page's memory only, never stored), staff and the staff-suggestion inbox, exclusion classes
-(``exclusion.py``), users and roles, webhooks, the audit log and the privacy page.
+(``exclusion.py``), message rules and the messages they fired (``messages.py``), users and roles,
+webhooks, the audit log and the privacy page.
 
 Every change is an API call as the signed-in user (managers: their stores; administrators: all).
 Must not reach the store."""
@@ -18,10 +19,22 @@ from keliu.ui.api import ApiError
 from keliu.ui.pages.drawing import draw_on_snapshot
 from keliu.ui.pages.exclusion import exclusion_tab
 from keliu.ui.pages.locations import locations_tab
+from keliu.ui.pages.messages import message_rules_tab
 from keliu.ui.shell import Page, fmt_int, login_redirect, tid
 from keliu.ui.widgets import table
 
-TABS = ("sites", "locations", "devices", "staff", "exclusion", "users", "webhooks", "audit", "privacy")
+TABS = (
+    "sites",
+    "locations",
+    "devices",
+    "staff",
+    "exclusion",
+    "messages",
+    "users",
+    "webhooks",
+    "audit",
+    "privacy",
+)
 
 
 async def sites_tab(page: Page) -> None:
@@ -336,6 +349,7 @@ async def settings_page(request: Request) -> Any:
             "devices": devices_tab,
             "staff": staff_tab,
             "exclusion": exclusion_tab,
+            "messages": message_rules_tab,
             "users": users_tab,
             "webhooks": webhooks_tab,
             "audit": audit_tab,
