@@ -21,8 +21,8 @@ PAGES = [
     "/", "/reception", "/reports", "/analysis", "/analysis?metric=floors", "/analysis?metric=paths",
     "/lookup",
     "/visits", "/stores", "/ranking", "/workbench", "/bigscreen", "/account",
-    *[f"/settings?tab={tab}" for tab in ("sites", "locations", "devices", "staff", "exclusion", "users",
-                                         "webhooks", "audit", "privacy")],
+    *[f"/settings?tab={tab}" for tab in ("sites", "locations", "devices", "staff", "exclusion", "messages",
+                                         "users", "webhooks", "audit", "privacy")],
 ]  # fmt: skip
 CJK = re.compile(r"[\u3400-\u9fff\uff01-\uff5e]+")
 PAINT_BUDGET_S = 1.5

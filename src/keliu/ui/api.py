@@ -10,6 +10,9 @@ Must not reach the store or analytics directly.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -18,9 +21,11 @@ from starlette.requests import HTTPConnection
 
 from keliu.service.auth import SESSION_COOKIE
 
-__all__ = ["Api", "ApiError", "bind_service", "service_hub"]
+__all__ = ["Api", "ApiError", "bind_service", "service_hub", "shared_read"]
 
 _service: dict[str, Any] = {}
+_shared: dict[str, tuple[float, Any]] = {}
+_shared_locks: dict[str, asyncio.Lock] = {}
 
 
 def bind_service(app: FastAPI) -> None:
@@ -83,3 +88,20 @@ class Api:
     async def send(self, method: str, path: str, body: Any = None) -> Any:
         response = await self.request(method, path, json=body)
         return response.json() if response.content else None
+
+
+async def shared_read(key: str, fresh_since: float, read: Callable[[], Awaitable[Any]]) -> Any:
+    """One read of ``key`` for every page that needs it: the answer of a read that started at or
+    after ``fresh_since`` (``time.monotonic()``) is reused, otherwise ``read`` runs (once, while the
+    others wait for it). Twenty reception consoles of a store woken by one arrival make one read, not
+    twenty. Only for answers that are the same for every user who may open the page's store (the
+    page checked that through the API when it opened)."""
+    lock = _shared_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        cached = _shared.get(key)
+        if cached is not None and cached[0] >= fresh_since:
+            return cached[1]
+        started = time.monotonic()
+        data = await read()
+        _shared[key] = (started, data)
+        return data

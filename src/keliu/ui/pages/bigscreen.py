@@ -7,31 +7,24 @@ store."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from fastapi import Request
 from nicegui import ui
 
-from keliu.ui.api import Api
+from keliu.ui.api import Api, shared_read
 from keliu.ui.shell import Page, fmt_int, login_redirect, tid
 
 REFRESH_S = 15.0
-_shared: dict[str, tuple[float, dict[str, Any]]] = {}
-_locks: dict[str, asyncio.Lock] = {}
 
 
 async def wall_figures(api: Api, site_id: str) -> dict[str, Any]:
     """The dashboard of ``site_id``, read at most once per ``REFRESH_S`` for all screens."""
-    lock = _locks.setdefault(site_id, asyncio.Lock())
-    async with lock:
-        cached = _shared.get(site_id)
-        if cached is not None and time.monotonic() - cached[0] < REFRESH_S:
-            return cached[1]
-        data: dict[str, Any] = await api.get(f"/sites/{site_id}/dashboard")
-        _shared[site_id] = (time.monotonic(), data)
-        return data
+    data: dict[str, Any] = await shared_read(
+        f"dashboard {site_id}", time.monotonic() - REFRESH_S, lambda: api.get(f"/sites/{site_id}/dashboard")
+    )
+    return data
 
 
 @ui.page("/bigscreen", response_timeout=20)

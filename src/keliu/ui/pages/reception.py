@@ -9,13 +9,15 @@ through the API, so two browsers see each other's actions at once. Must not reac
 from __future__ import annotations
 
 import asyncio
+import html
+import time
 from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 from nicegui import background_tasks, ui
 
-from keliu.ui.api import ApiError, service_hub
+from keliu.ui.api import ApiError, service_hub, shared_read
 from keliu.ui.shell import Page, login_redirect, tid
 
 CATEGORIES = ("browsing", "order", "after_sales", "not_customer", "staff")
@@ -52,7 +54,6 @@ def colour_label(page: Page, name: str | None) -> str:
 def colours_html(page: Page, uppers: list[str | None], lowers: list[str | None]) -> str:
     """上装/下装 colours of a batch's people (at most four), as one small block of HTML: one element
     per arrival card keeps a console of many arrivals quick to redraw."""
-    import html
 
     def dot(name: str | None) -> str:
         swatch = SWATCH.get(name or "", "transparent")
@@ -69,6 +70,42 @@ def colours_html(page: Page, uppers: list[str | None], lowers: list[str | None])
         for u, lo in list(zip(uppers, lowers, strict=False))[:4]
     ]
     return "".join(rows)
+
+
+BADGE = {
+    "browsing": "#2563eb",
+    "order": "#16a34a",
+    "after_sales": "#f97316",
+    "not_customer": "#6b7280",
+    "staff": "#7c3aed",
+    None: "#f59e0b",
+}
+
+
+def arrival_html(page: Page, a: dict[str, Any], entrances: dict[str, str], timezone: str) -> str:
+    """One arrival as one block of HTML: time and entrance, batch size, 上装/下装 colours, its
+    category (or 待分类) and advisor."""
+    reception = a.get("reception") or {}
+    category = reception.get("category")
+    entrance = entrances.get(f"{a.get('camera_id')}/{a.get('line_id')}", a.get("line_id") or "")
+    label = page.t(f"reception.{category}") if category else page.t("reception.unclassified")
+    advisor = reception.get("advisor")
+    return (
+        '<div style="display:flex;align-items:center;gap:12px">'
+        f'<div style="min-width:5rem"><div style="font-size:1.125rem;font-weight:600;'
+        f'font-variant-numeric:tabular-nums">{local_time(a["started_at"], timezone)}</div>'
+        f'<div style="font-size:.75rem;color:#64748b">{html.escape(entrance)}</div></div>'
+        f'<div style="font-weight:500;white-space:nowrap">{a["size"]} '
+        f"{html.escape(page.t('common.people'))}</div>"
+        f'<div style="flex:1;font-size:.75rem;line-height:1.25rem">'
+        f"{colours_html(page, a['upper_colours'], a['lower_colours'])}</div>"
+        '<div style="display:flex;flex-direction:column;align-items:flex-end;gap:4px">'
+        f'<span data-testid="arrival-category" style="background:{BADGE.get(category, BADGE[None])};'
+        'color:#fff;border-radius:4px;padding:1px 6px;font-size:.75rem;white-space:nowrap">'
+        f"{html.escape(label)}</span>"
+        + (f'<span style="font-size:.75rem;color:#64748b">{html.escape(advisor)}</span>' if advisor else "")
+        + "</div></div>"
+    )
 
 
 def local_time(stamp: str, timezone: str) -> str:
@@ -105,11 +142,17 @@ async def reception_page(request: Request) -> Any:
         selected: set[str] = set()
         state: dict[str, Any] = {"arrivals": [], "brief": {}}
 
-        async def load() -> None:
-            arrivals, state["brief"] = await asyncio.gather(
+        async def read_console() -> tuple[Any, Any]:
+            return await asyncio.gather(
                 page.api.get(f"/sites/{site_id}/arrivals", limit=30),
                 page.api.get(f"/sites/{site_id}/reception/brief"),
             )
+
+        async def load(fresh_since: float | None = None) -> None:
+            """Today's arrivals and brief; every console of the store woken by the same event shares
+            one read (``fresh_since``: when the event came); this desk's own action reads anew."""
+            since = time.monotonic() if fresh_since is None else fresh_since
+            arrivals, state["brief"] = await shared_read(f"reception {site_id}", since, read_console)
             state["arrivals"] = arrivals["items"]
 
         @ui.refreshable
@@ -139,9 +182,7 @@ async def reception_page(request: Request) -> Any:
             if not items:
                 ui.label(page.t("reception.waiting")).classes("text-slate-500 p-4")
                 return
-            for a in items:
-                reception = a.get("reception") or {}
-                category = reception.get("category")
+            for a in items:  # three elements per arrival: twenty consoles redraw 30 arrivals each
                 with (
                     ui.card()
                     .classes("w-full p-3 shadow-sm")
@@ -155,35 +196,11 @@ async def reception_page(request: Request) -> Any:
                                 selected.add(bid) if e.value else selected.discard(bid)
                             ),
                         ).props(tid("arrival-select"))
-                        with ui.column().classes("gap-0 min-w-20"):
-                            ui.label(local_time(a["started_at"], timezone)).classes(
-                                "text-lg font-semibold tabular-nums"
-                            )
-                            entrance = entrances.get(
-                                f"{a.get('camera_id')}/{a.get('line_id')}", a.get("line_id") or ""
-                            )
-                            ui.label(entrance).classes("text-xs text-slate-500")
-                        with ui.column().classes("gap-0"):
-                            ui.label(f"{a['size']} {page.t('common.people')}").classes("font-medium")
-                        ui.html(
-                            colours_html(page, a["upper_colours"], a["lower_colours"]), sanitize=False
-                        ).classes("flex-1 text-xs leading-5")
-                        with ui.column().classes("items-end gap-1"):
-                            if category:
-                                ui.badge(
-                                    page.t(f"reception.{category}"),
-                                    color=CATEGORY_COLOURS.get(category, "grey"),
-                                ).props(tid("arrival-category"))
-                            else:
-                                ui.badge(page.t("reception.unclassified"), color="amber").props(
-                                    tid("arrival-category")
-                                )
-                            if reception.get("advisor"):
-                                ui.label(reception["advisor"]).classes("text-xs text-slate-500")
+                        ui.html(arrival_html(page, a, entrances, timezone), sanitize=False).classes("flex-1")
 
-        async def refresh() -> None:
+        async def refresh(fresh_since: float | None = None) -> None:
             try:
-                await load()
+                await load(fresh_since)
             except ApiError as error:
                 page.notify_error(error)
                 return
@@ -271,7 +288,7 @@ async def reception_page(request: Request) -> Any:
             ui.label(page.t("reception.live")).classes("text-xl font-semibold")
             live_badge = ui.badge(page.t("reception.connected"), color="green").props(tid("live-badge"))
             ui.space()
-            ui.button(icon="refresh", on_click=refresh).props("flat round dense")
+            ui.button(icon="refresh", on_click=lambda _: refresh()).props("flat round dense")
         brief_view()
         with ui.card().classes("w-full p-2 shadow-sm sticky top-14 z-10"):
             with ui.row().classes("w-full items-center gap-2 flex-wrap"):
@@ -322,8 +339,9 @@ async def reception_page(request: Request) -> Any:
                     if dropped or any(
                         m.event in ("arrival", "batch", "reception", "visit_corrected") for m in messages
                     ):
+                        woken = time.monotonic()
                         await asyncio.sleep(0.02)  # the rest of a burst arrives with this one
-                        await refresh()
+                        await refresh(woken)
             finally:
                 sub.close()
 
