@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 # browser's connection alive.
 _LAZY_LOADS = asyncio.Semaphore(1)
 
-__all__ = ["after_connect", "lazy_card", "stat", "table"]
+__all__ = ["after_connect", "lazy_card", "send_and_reload", "stat", "table"]
 
 
 def stat(
@@ -64,6 +64,18 @@ def table(
     if mark:
         element.props(tid(mark))
     return element
+
+
+async def send_and_reload(page: Page, method: str, path: str, body: Any, **query: Any) -> None:
+    """A change through the API: on success say so and show the page again (with ``query``); an
+    API error is shown and nothing else happens (what the user typed stays on screen)."""
+    try:
+        await page.api.send(method, path, body)
+    except ApiError as error:
+        page.notify_error(error)
+        return
+    ui.notify(page.t("common.saved"), type="positive")
+    ui.navigate.to(page.url(**query))
 
 
 def after_connect(element: ui.element, fill: Callable[[], Awaitable[None]], name: str = "fill") -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 from nicegui import ui
 
-from keliu.ui.api import ApiError
 from keliu.ui.shell import Page, tid
+from keliu.ui.widgets import send_and_reload
 
 
 def rule_text(page: Page, rule: dict[str, Any] | None) -> str:
@@ -31,13 +31,7 @@ async def exclusion_tab(page: Page) -> None:
     base = f"/sites/{page.site_id}/exclusion-classes"
 
     async def change(path: str, method: str, body: dict[str, Any] | None) -> None:
-        try:
-            await page.api.send(method, path, body)
-        except ApiError as error:
-            page.notify_error(error)
-            return
-        ui.notify(page.t("common.saved"), type="positive")
-        ui.navigate.to(page.url(tab="exclusion"))
+        await send_and_reload(page, method, path, body, tab="exclusion")
 
     with ui.card().classes("w-full shadow-sm").props(tid("exclusion-classes")):
         ui.label(page.t("settings.exclusion")).classes("text-base font-semibold")

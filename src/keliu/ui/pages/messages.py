@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
-from keliu.ui.api import ApiError
 from keliu.ui.shell import Page, tid
-from keliu.ui.widgets import table
+from keliu.ui.widgets import send_and_reload, table
 
 KINDS = ("occupancy", "hourly_entries", "traffic_change")
 COMPARES = ("day", "week", "month")
@@ -81,13 +80,7 @@ async def message_rules_tab(page: Page) -> None:
     manager = page.role in ("admin", "manager")
 
     async def change(path: str, method: str, body: dict[str, Any] | None) -> None:
-        try:
-            await page.api.send(method, path, body)
-        except ApiError as error:
-            page.notify_error(error)
-            return
-        ui.notify(page.t("common.saved"), type="positive")
-        ui.navigate.to(page.url(tab="messages"))
+        await send_and_reload(page, method, path, body, tab="messages")
 
     with ui.card().classes("w-full shadow-sm").props(tid("message-rules")):
         ui.label(page.t("settings.messages")).classes("text-base font-semibold")
