@@ -66,16 +66,18 @@ def table(
     return element
 
 
-async def send_and_reload(page: Page, method: str, path: str, body: Any, **query: Any) -> None:
+async def send_and_reload(page: Page, method: str, path: str, body: Any, **query: Any) -> bool:
     """A change through the API: on success say so and show the page again (with ``query``); an
-    API error is shown and nothing else happens (what the user typed stays on screen)."""
+    API error is shown and nothing else happens (what the user typed stays on screen). True when
+    the change was made."""
     try:
         await page.api.send(method, path, body)
     except ApiError as error:
         page.notify_error(error)
-        return
+        return False
     ui.notify(page.t("common.saved"), type="positive")
     ui.navigate.to(page.url(**query))
+    return True
 
 
 def after_connect(element: ui.element, fill: Callable[[], Awaitable[None]], name: str = "fill") -> None:

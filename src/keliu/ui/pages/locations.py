@@ -11,9 +11,8 @@ from typing import Any
 
 from nicegui import ui
 
-from keliu.ui.api import ApiError
 from keliu.ui.shell import Page, tid
-from keliu.ui.widgets import table
+from keliu.ui.widgets import send_and_reload, table
 
 AREA_KINDS = ("shop", "floor", "area", "reception")
 
@@ -38,14 +37,7 @@ async def locations_tab(page: Page) -> None:
 
 async def save_list(page: Page, what: str, items: list[dict[str, Any]]) -> bool:
     """``PUT`` the whole list; the page is read again on success (an error is shown, nothing lost)."""
-    try:
-        await page.api.send("PUT", f"/sites/{page.site_id}/{what}", {what: items})
-    except ApiError as error:
-        page.notify_error(error)
-        return False
-    ui.notify(page.t("common.saved"), type="positive")
-    ui.navigate.to(page.url(tab="locations"))
-    return True
+    return await send_and_reload(page, "PUT", f"/sites/{page.site_id}/{what}", {what: items}, tab="locations")
 
 
 def entrances_card(page: Page, data: dict[str, Any], can_edit: bool) -> None:
