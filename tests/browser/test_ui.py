@@ -562,3 +562,32 @@ def test_an_exclusion_class_is_created_switched_off_and_removed(browser: Any, ui
     assert "courier:test" not in ids
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
     page.context.close()
+
+
+def test_a_report_of_one_entrance_group(browser: Any, ui_server: UiServer) -> None:
+    """位置 location: choosing an entrance group on the reports page shows that group's report: its
+    name in the report, its own doors in the entrance table and no door of another group."""
+    with ui_server.api() as api:
+        entrances = {
+            s["id"]: api.get(f"/sites/{s['id']}/entrances").json()["entrances"]
+            for s in api.get("/sites").json()["items"]
+        }
+    site, doors = next((sid, es) for sid, es in entrances.items() if len({e["group"] for e in es}) >= 2)
+    group = next(e["group"] for e in doors if e["is_main"])  # the main door's group has traffic
+    own = {e["name"] for e in doors if e["group"] == group}
+    others = {e["name"] for e in doors if e["group"] != group} - own
+    watched = sign_in(browser, ui_server)
+    page = watched.page
+    page.goto(ui_server.base + f"/reports?site={site}")
+    settle(page)
+    page.get_by_test_id("report-location").click()
+    page.get_by_role("option").filter(has_text=group).first.click()
+    page.get_by_test_id("report-apply").click()
+    page.wait_for_url("**location=**")
+    settle(page)
+    report = page.frame_locator("iframe").locator("body").inner_text()
+    assert group in report
+    assert any(name in report for name in own)
+    assert not [name for name in others if name in report]
+    assert not [p for p in watched.problems if "console" in p or "page error" in p]
+    page.context.close()

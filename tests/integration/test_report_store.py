@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from keliu.analytics.report import Note, build_report, export_report
 from keliu.cli import app
 from keliu.domain.visits import Entry, Exclusion, PersonCategory, Visit
-from keliu.errors import InputError
+from keliu.errors import ConfigError, InputError
 from keliu.store import Store, open_store
 from keliu.store.crypto import generate_key
 from keliu.store.reference import Entrance
@@ -203,3 +203,80 @@ def test_two_sites_exported_into_one_folder_keep_both(
         wb = openpyxl.load_workbook(out / f"{stem}.xlsx")
         assert wb.worksheets[0].cell(2, 2).value == n  # each site's own numbers survived
     assert len([n for n in names if n.endswith(".html")]) == 2
+
+
+def test_a_report_of_one_entrance_group_counts_its_doors_only(store: Store, tmp_path: Path) -> None:
+    """位置 location: the report of an entrance group (出入口组) shows the customers whose visit began
+    through its doors, its entries and its entrance table; the groups add up to the whole site, and a
+    month-long report (which would read the all-entrance monthly rollup) stays per group."""
+    store.set_entrances(
+        SITE, [Entrance("cam1", "main", "正门", group="北区"), Entrance("cam1", "side", "侧门", group="南区")]
+    )
+    week = [date(2024, 5, 6) + timedelta(days=i) for i in range(7)]
+    whole = build_report(store, SITE, "week", week[0], generated_at=GENERATED_AT)
+    north = build_report(store, SITE, "week", week[0], generated_at=GENERATED_AT, location="北区")
+    south = build_report(store, SITE, "week", week[0], generated_at=GENERATED_AT, location="南区")
+    # customer i of a day comes in through the side door when i % 3 == 0; customer 0 comes back once
+    side = sum(len(range(0, customers_on(d), 3)) for d in week)
+    assert south.kpi("customers").value == side
+    assert south.kpi("entries").value == side + 7
+    assert north.kpi("customers").value == sum(customers_on(d) for d in week) - side
+    assert north.kpi("staff").value == 7 and south.kpi("staff").value == 0  # staff use the main door
+    for key in ("customers", "entries", "staff", "invalid", "batches"):
+        assert north.kpi(key).value + south.kpi(key).value == whole.kpi(key).value, key
+    assert {r[0] for r in next(t for t in south.tables if t.key == "entrances").rows} == {"侧门"}
+    assert south.location == "南区" and whole.location is None
+
+    month = build_report(
+        store, SITE, "custom", (date(2024, 4, 1), date(2024, 5, 31)), generated_at=GENERATED_AT
+    )
+    month_south = build_report(
+        store,
+        SITE,
+        "custom",
+        (date(2024, 4, 1), date(2024, 5, 31)),
+        generated_at=GENERATED_AT,
+        location="南区",
+    )
+    assert 0 < month_south.kpi("customers").value < month.kpi("customers").value
+
+    files = export_report(south, tmp_path, formats=("html",))
+    assert files[0].name == "keliu-report-site-南区-week-2024-05-06_2024-05-12.html"
+    assert "南区" in files[0].read_text(encoding="utf-8")
+    with pytest.raises(InputError, match=r"no entrance group '东区'.*北区, 南区"):
+        build_report(store, SITE, "week", week[0], generated_at=GENERATED_AT, location="东区")
+
+
+def test_the_command_line_writes_an_entrance_group_report(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KELIU_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KELIU_SIGNATURE_KEY", "cd" * 32)
+    at = datetime(2024, 5, 6, 10, 0, tzinfo=TZ)
+    with open_store(db_url) as s:
+        s.upsert_site("mall", "商场", "Asia/Shanghai")
+        s.upsert_camera("mall", "cam1")
+        s.set_entrances("mall", [Entrance("cam1", "n", "北门1", group="北门"), Entrance("cam1", "s", "南门")])
+        s.save_visits(
+            [
+                Visit(
+                    f"v{i}", "mall", PersonCategory.CUSTOMER, at, [Entry(at, "cam1", "n" if i < 3 else "s")]
+                )
+                for i in range(5)
+            ]
+        )
+    out = tmp_path / "reports"
+    args = ["report", "--site", "mall", "--day", "2024-05-06", "--export", str(out), "--db", db_url]
+    result = CliRunner().invoke(app, [*args, "--location", "北门", "--format", "xlsx"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    wb = openpyxl.load_workbook(out / "keliu-mall-北门-day-2024-05-06.xlsx")
+    assert wb.worksheets[0].cell(2, 2).value == 3  # the three who came in through 北门1
+    wrong = CliRunner().invoke(app, [*args, "--location", "西门"])
+    assert isinstance(wrong.exception, InputError) and "no entrance group '西门'" in str(wrong.exception)
+    misplaced = CliRunner().invoke(
+        app, ["report", "--site", "mall", "--day", "2024-05-06", "--location", "北门"]
+    )
+    assert isinstance(misplaced.exception, ConfigError) and "--location" in str(misplaced.exception)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "keliu-mall-北门-day-2024-05-06.xlsx"
+    ]  # nothing else written

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -216,6 +217,38 @@ def test_reports_are_streamed_as_html_xlsx_and_zipped_csv_and_audited(api: tuple
     assert_error(client.get(f"{BASE}/reports/day", params={"day": "2026-03-07"}), 403, "forbidden")
     assert_error(
         client.get("/api/v1/sites/shop-b/reports/day", params={"day": "2026-03-07"}), 404, "not_found"
+    )
+
+
+def test_a_report_of_each_entrance_group_and_the_groups_add_up(api: tuple[TestClient, Store]) -> None:
+    """位置 location: ``?location=<entrance group>`` reports that group's doors; over all groups of a
+    site whose every entrance is in one, the customers add up to the whole site's; an unknown group
+    is a 400 naming the known ones."""
+    client, store = api
+    login(client, "mgr")
+    entrances = client.get(f"{BASE}/entrances").json()["entrances"]
+    groups = sorted({e["group"] for e in entrances})
+    assert len(groups) >= 2 and all(e["group"] for e in entrances)
+
+    def customers(**params: str) -> int:
+        xlsx = client.get(
+            f"{BASE}/reports/week", params={"day": LAST.isoformat(), "format": "xlsx", **params}
+        )
+        assert xlsx.status_code == 200, xlsx.text
+        return int(load_workbook(io.BytesIO(xlsx.content)).worksheets[0].cell(2, 2).value)
+
+    per_group = {g: customers(location=g) for g in groups}
+    assert sum(per_group.values()) == customers() > 0
+    assert sum(1 for n in per_group.values() if n > 0) >= 2
+    html = client.get(f"{BASE}/reports/day", params={"day": LAST.isoformat(), "location": groups[0]})
+    assert html.status_code == 200 and groups[0] in html.text
+    assert f"-{quote(groups[0])}-day-2026-03-07.html" in html.headers["content-disposition"]  # RFC 5987
+    assert actions(store, "export")[-1].details["location"] == groups[0]
+    assert_error(
+        client.get(f"{BASE}/reports/day", params={"day": LAST.isoformat(), "location": "nowhere"}),
+        400,
+        "invalid_input",
+        groups[0],
     )
 
 

@@ -13,6 +13,7 @@ with a clear message. This module must not write anything and must not define me
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -91,6 +92,8 @@ class _Group:
     week_start: int
     site_ids: tuple[str, ...] | None  # None: every site of the store (no filter needed)
     sites: tuple[SiteInfo, ...]
+    # an entrance group (出入口组) of one site: only its door lines' rows; None: every entrance
+    lines: tuple[tuple[str, str], ...] | None = None
 
 
 @contextmanager
@@ -180,6 +183,8 @@ def _sum(
     stmt = sa.select(*keys, *(sa.func.sum(c[n]).label(n) for n in _METRICS)).where(c[key] >= lo, c[key] < hi)
     if g.site_ids is not None:
         stmt = stmt.where(c.site_id.in_(g.site_ids))
+    if g.lines is not None:
+        stmt = stmt.where(sa.or_(*(sa.and_(c.camera_id == cam, c.line_id == line) for cam, line in g.lines)))
     if keys:
         stmt = stmt.group_by(*keys)
     return list(conn.execute(stmt))
@@ -220,10 +225,10 @@ def _range(
 ) -> dict[Any, m.Traffic]:
     """Traffic per site (or, unless ``per_site``, for all the group's sites under the key ``""``; or,
     with ``by`` such as ``("camera_id", "line_id")``, per tuple of those columns) in ``[start, end)``;
-    ``start`` is a local midnight. Whole months come from the monthly rollup (not with ``by``: it has
-    no entrance columns), whole days from the daily one, the hours of ``end``'s day from the hourly
-    one. The hour containing ``end``: in full when ``current`` (nothing after now exists yet), else
-    pro rata of its elapsed part (the same elapsed part of a previous period)."""
+    ``start`` is a local midnight. Whole months come from the monthly rollup (not with ``by`` or an
+    entrance group: it has no entrance columns), whole days from the daily one, the hours of ``end``'s
+    day from the hourly one. The hour containing ``end``: in full when ``current`` (nothing after now
+    exists yet), else pro rata of its elapsed part (the same elapsed part of a previous period)."""
     out: dict[Any, m.Traffic] = {}
     tz = g.tz
     cursor = start.astimezone(tz).date()
@@ -232,7 +237,7 @@ def _range(
     def add(table: sa.Table, key: str, lo: Any, hi: Any, factor: float = 1.0) -> None:
         _add(out, _sum(conn, table, key, lo, hi, g, *by, per_site=per_site), factor, per_site, by)
 
-    if not by and cursor.day == 1 and cursor < month_start(end_day):
+    if not by and g.lines is None and cursor.day == 1 and cursor < month_start(end_day):
         add(t.traffic_monthly, "month", cursor, month_start(end_day))
         cursor = month_start(end_day)
     if cursor < end_day:
@@ -273,9 +278,33 @@ def _total(per_site: Mapping[str, m.Traffic]) -> m.Traffic:
     return total
 
 
-def _scope(store: Store, conn: sa.Connection, site_id: str | None) -> tuple[list[SiteInfo], list[_Group]]:
-    sites = _load_sites(conn, site_id)
-    return sites, _groups(sites, whole_store=site_id is None)
+def _scope(
+    store: Store, conn: sa.Connection, site_id: str | None, entrance_group: str | None = None
+) -> tuple[list[SiteInfo], list[_Group]]:
+    """The sites asked for and their groups. ``entrance_group`` (出入口组, a report of one location):
+    only the rollup rows of that group's door lines — its entries and exits, and the customers
+    (去重客流) whose visit began through one of its doors."""
+    if entrance_group is None:
+        sites = _load_sites(conn, site_id)
+        return sites, _groups(sites, whole_store=site_id is None)
+    if site_id is None:
+        raise InputError("an entrance group belongs to one site: give the site too")
+    return _load_sites(conn, site_id), [_site_group(conn, site_id, entrance_group)]
+
+
+def _group_lines(conn: sa.Connection, site_id: str, entrance_group: str) -> tuple[tuple[str, str], ...]:
+    e = t.entrances.c
+    rows = conn.execute(
+        sa.select(e.entrance_group, e.camera_id, e.line_id)
+        .where(e.site_id == site_id)
+        .order_by(e.camera_id, e.line_id)
+    ).all()
+    lines = tuple((r.camera_id, r.line_id) for r in rows if r.entrance_group == entrance_group)
+    if not lines:
+        known = sorted({r.entrance_group for r in rows if r.entrance_group})
+        listed = f"its entrance groups: {', '.join(known)}" if known else "it has no entrance groups yet"
+        raise InputError(f"site {site_id!r} has no entrance group {entrance_group!r} ({listed})")
+    return lines
 
 
 # -------------------------------------------------------------------------- home dashboard
@@ -483,19 +512,25 @@ def home_dashboard(store: Store, site_id: str | None, now: datetime) -> HomeDash
 # ------------------------------------------------------------------ period queries (rollups)
 
 
-def traffic(store: Store, site_id: str | None, first: date, last: date) -> m.Traffic:
-    """All traffic sums of the local dates ``first`` .. ``last`` for a site or the chain."""
+def traffic(
+    store: Store, site_id: str | None, first: date, last: date, entrance_group: str | None = None
+) -> m.Traffic:
+    """All traffic sums of the local dates ``first`` .. ``last`` for a site or the chain; with
+    ``entrance_group``, of that entrance group of the site only (see :func:`_scope`)."""
     _check_days(first, last)
     with _conn(store) as conn:
-        _, groups = _scope(store, conn, site_id)
+        _, groups = _scope(store, conn, site_id, entrance_group)
         return _total(
             {f"{i}": _total(_days(conn, g, first, last, per_site=False)) for i, g in enumerate(groups)}
         )
 
 
-def _site_group(conn: sa.Connection, site_id: str) -> _Group:
+def _site_group(conn: sa.Connection, site_id: str, entrance_group: str | None = None) -> _Group:
     sites = _load_sites(conn, site_id)
-    return _groups(sites, whole_store=False)[0]
+    g = _groups(sites, whole_store=False)[0]
+    if entrance_group is None:
+        return g
+    return dataclasses.replace(g, lines=_group_lines(conn, site_id, entrance_group))
 
 
 def _check_window(g: _Group, start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -508,13 +543,15 @@ def _check_window(g: _Group, start: datetime, end: datetime) -> tuple[datetime, 
     return start, end
 
 
-def traffic_between(store: Store, site_id: str, start: datetime, end: datetime) -> m.Traffic:
+def traffic_between(
+    store: Store, site_id: str, start: datetime, end: datetime, entrance_group: str | None = None
+) -> m.Traffic:
     """One site's traffic in ``[start, end)``: ``start`` a local midnight, ``end`` any time; the hour
     containing ``end`` counts pro rata of its elapsed part. What a period in progress is compared
     with: the previous period of :func:`keliu.analytics.metrics.same_elapsed_window` (as the home
-    dashboard's brief does)."""
+    dashboard's brief does). ``entrance_group``: that group's doors only."""
     with _conn(store) as conn:
-        g = _site_group(conn, site_id)
+        g = _site_group(conn, site_id, entrance_group)
         start, end = _check_window(g, start, end)
         if end == start:
             return m.Traffic()
@@ -522,12 +559,17 @@ def traffic_between(store: Store, site_id: str, start: datetime, end: datetime) 
 
 
 def entrance_heat_between(
-    store: Store, site_id: str, start: datetime, end: datetime, top: int | None = 15
+    store: Store,
+    site_id: str,
+    start: datetime,
+    end: datetime,
+    top: int | None = 15,
+    entrance_group: str | None = None,
 ) -> m.EntranceHeat:
     """进场热力 (A6) of one site in ``[start, end)``, counted like :func:`traffic_between` (entries of
-    the hour containing ``end`` pro rata, rounded per entrance)."""
+    the hour containing ``end`` pro rata, rounded per entrance); ``entrance_group``: its doors only."""
     with _conn(store) as conn:
-        g = _site_group(conn, site_id)
+        g = _site_group(conn, site_id, entrance_group)
         start, end = _check_window(g, start, end)
         by = ("camera_id", "line_id")
         sums = {} if end == start else _range(conn, g, start, end, current=False, per_site=False, by=by)
@@ -566,12 +608,14 @@ def trend(
     last: date,
     metric: m.MetricName = "total",
     by: Literal["day", "hour"] = "day",
+    entrance_group: str | None = None,
 ) -> m.Trend:
-    """趋势分析 (A2): the metric per local day (or hour) of ``first`` .. ``last``, with mean and peak."""
+    """趋势分析 (A2): the metric per local day (or hour) of ``first`` .. ``last``, with mean and peak;
+    ``entrance_group``: of that entrance group of the site only."""
     _check_days(first, last)
     values: dict[str, float] = defaultdict(float)
     with _conn(store) as conn:
-        _, groups = _scope(store, conn, site_id)
+        _, groups = _scope(store, conn, site_id, entrance_group)
         for g in groups:
             if by == "day":
                 labels = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
@@ -625,12 +669,18 @@ def business_hours_effect(
 
 
 def entrance_heat(
-    store: Store, site_id: str, first: date, last: date, top: int | None = 15
+    store: Store,
+    site_id: str,
+    first: date,
+    last: date,
+    top: int | None = 15,
+    entrance_group: str | None = None,
 ) -> m.EntranceHeat:
-    """进场热力 / 出入口分布 (A6) of one site over the days ``first`` .. ``last``."""
+    """进场热力 / 出入口分布 (A6) of one site over the days ``first`` .. ``last`` (``entrance_group``:
+    the doors of that group only)."""
     _check_days(first, last)
     with _conn(store) as conn:
-        _, groups = _scope(store, conn, site_id)
+        _, groups = _scope(store, conn, site_id, entrance_group)
         rows = _sum(
             conn, t.traffic_daily, "day", first, last + timedelta(days=1), groups[0], "camera_id", "line_id"
         )

@@ -58,6 +58,10 @@ def report(
     ] = None,
     formats: Annotated[str, typer.Option("--format", help="With --export: html,xlsx,csv.")] = "html,xlsx,csv",
     lang: Annotated[str, typer.Option("--lang", help="With --export: zh or en.")] = "zh",
+    location: Annotated[
+        str | None,
+        typer.Option("--location", help="With --export: the report of one entrance group (出入口组) only."),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Traffic table: 总客流 total, 离店 exits, 去重客流 de-duplicated, 员工, 无效 (by reason), 批次,
@@ -70,10 +74,10 @@ def report(
     from zoneinfo import ZoneInfo
 
     if export is not None:
-        _export_report(site, export, day, date_from, date_to, kind, last, formats, lang, db)
+        _export_report(site, export, day, date_from, date_to, kind, last, formats, lang, location, db)
         return
-    if kind is not None or last is not None:
-        raise ConfigError("--kind and --last go with --export DIR")
+    if kind is not None or last is not None or location is not None:
+        raise ConfigError("--kind, --last and --location go with --export DIR")
     if by not in ("hour", "day"):
         raise ConfigError(f"--by {by!r}: use hour or day")
     if day is not None and (date_from is not None or date_to is not None):
@@ -111,6 +115,7 @@ def _export_report(
     last: str | None,
     formats: str,
     lang: str,
+    location: str | None,
     db: str | None,
 ) -> None:
     from datetime import UTC, datetime
@@ -127,10 +132,17 @@ def _export_report(
     with open_existing_store(db) as store:
         if last is not None:
             period = last_complete_period(last, now, store.site(site).timezone)
-            report = build_report(store, site, period.kind, period.first_day, generated_at=now)
+            report = build_report(
+                store, site, period.kind, period.first_day, generated_at=now, location=location
+            )
         elif day is not None:
             report = build_report(
-                store, site, kind or PeriodKind.DAY, parse_day(day, "--day"), generated_at=now
+                store,
+                site,
+                kind or PeriodKind.DAY,
+                parse_day(day, "--day"),
+                generated_at=now,
+                location=location,
             )
         else:
             if kind is not None:
@@ -138,7 +150,9 @@ def _export_report(
             first = parse_day(date_from, "--from")  # type: ignore[arg-type]
             final = parse_day(date_to, "--to") if date_to is not None else first
             check_range(first, final)
-            report = build_report(store, site, PeriodKind.CUSTOM, (first, final), generated_at=now)
+            report = build_report(
+                store, site, PeriodKind.CUSTOM, (first, final), generated_at=now, location=location
+            )
     for path in export_report(report, out_dir, formats=formats.split(","), lang=lang):
         print(path)
 

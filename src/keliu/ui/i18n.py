@@ -213,6 +213,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reports.export_kind": ("导出内容", "What"),
     "reports.format": ("格式", "Format"),
     "reports.by": ("粒度", "Granularity"),
+    "reports.location": ("位置", "Location"),
+    "reports.whole_site": ("全店", "Whole store"),
     "by.hour": ("按小时", "By hour"),
     "by.day": ("按天", "By day"),
     "by.week": ("按周", "By week"),

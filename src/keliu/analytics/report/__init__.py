@@ -91,14 +91,16 @@ def build_report(
     day_or_range: date | tuple[date, date],
     *,
     generated_at: datetime,
+    location: str | None = None,
 ) -> Report:
-    """The report of one site from the store: see ``keliu.analytics.report.from_store.build_report``.
+    """The report of one site (or one entrance group of it, ``location``) from the store: see
+    ``keliu.analytics.report.from_store.build_report``.
 
     Imported lazily so that the model and renderers load without the store and its queries.
     """
     from keliu.analytics.report.from_store import build_report as from_store
 
-    return from_store(store, site_id, kind, day_or_range, generated_at=generated_at)
+    return from_store(store, site_id, kind, day_or_range, generated_at=generated_at, location=location)
 
 
 def export_report(

@@ -44,17 +44,25 @@ def _counts(t: Traffic) -> TrafficCounts:
     )
 
 
-def _hourly(store: Store, site_id: str, period: Period) -> dict[date, list[int]]:
+def _hourly(store: Store, site_id: str, period: Period, location: str | None) -> dict[date, list[int]]:
     """Customers per local day and wall-clock hour (labels ``YYYY-MM-DD HH:00`` from the query)."""
     out: dict[date, list[int]] = defaultdict(lambda: [0] * HOURS)
-    trend = queries.trend(store, site_id, period.first_day, period.last_day, "deduplicated", by="hour")
+    trend = queries.trend(
+        store, site_id, period.first_day, period.last_day, "deduplicated", by="hour", entrance_group=location
+    )
     for label, value in trend.points:
         out[date.fromisoformat(label[:10])][int(label[11:13])] += round(value)
     return dict(out)
 
 
-def report_input(store: Store, site_id: str, period: Period, now: datetime | None = None) -> ReportInput:
+def report_input(
+    store: Store, site_id: str, period: Period, now: datetime | None = None, location: str | None = None
+) -> ReportInput:
     """Everything the report of ``period`` shows for one site, read through the analytics queries.
+
+    ``location``: an entrance group (出入口组) of the site; the report then covers that group's doors
+    only — their entries and exits, and the customers whose visit began through them (the analytics
+    queries' ``entrance_group``). An unknown group is an ``InputError`` naming the known ones.
 
     ``now``: when the report is made. A period still in progress then (or not yet begun) is compared
     with the same elapsed part of the previous period (a week on Wednesday 15:00 with last Monday to
@@ -63,41 +71,47 @@ def report_input(store: Store, site_id: str, period: Period, now: datetime | Non
     site = store.site(site_id)
     if site.timezone != period.tz:
         raise InputError(f"period is in {period.tz} but site {site_id!r} is in {site.timezone}")
-    days = {d: _counts(queries.traffic(store, site_id, d, d)) for d in period.days}
+    group = {"entrance_group": location}
+    days = {d: _counts(queries.traffic(store, site_id, d, d, **group)) for d in period.days}
     prev = period.previous()
-    previous_daily = queries.trend(store, site_id, prev.first_day, prev.last_day, "deduplicated", by="day")
+    previous_daily = queries.trend(
+        store, site_id, prev.first_day, prev.last_day, "deduplicated", by="day", **group
+    )
     window = None
     if now is not None and now.astimezone(period.zone) < period.end:
         cutoff = max(now.astimezone(period.zone), period.start)
         window = same_elapsed_window(period.kind.value, period.start, cutoff, period.n_days)
         previous_totals = _counts(
-            queries.traffic_between(store, site_id, window.previous_start, window.previous_end)
+            queries.traffic_between(store, site_id, window.previous_start, window.previous_end, **group)
         )
         previous_heat = queries.entrance_heat_between(
-            store, site_id, window.previous_start, window.previous_end, top=None
+            store, site_id, window.previous_start, window.previous_end, top=None, **group
         )
     else:
-        previous_totals = _counts(queries.traffic(store, site_id, prev.first_day, prev.last_day))
-        previous_heat = queries.entrance_heat(store, site_id, prev.first_day, prev.last_day, top=None)
+        previous_totals = _counts(queries.traffic(store, site_id, prev.first_day, prev.last_day, **group))
+        previous_heat = queries.entrance_heat(
+            store, site_id, prev.first_day, prev.last_day, top=None, **group
+        )
     before = {e.key: round(e.entries) for e in previous_heat.entrances}
-    heat = queries.entrance_heat(store, site_id, period.first_day, period.last_day, top=None)
+    heat = queries.entrance_heat(store, site_id, period.first_day, period.last_day, top=None, **group)
     entrances = [
         EntranceCounts(e.name, round(e.entries), before.get(e.key, 0), round(e.exits)) for e in heat.entrances
     ]
     previous_hourly = None
     if period.kind is PeriodKind.DAY:
-        previous_hourly = _hourly(store, site_id, prev).get(prev.first_day, [0] * HOURS)
+        previous_hourly = _hourly(store, site_id, prev, location).get(prev.first_day, [0] * HOURS)
     return ReportInput(
         site_name=site.name,
         site_id=site_id,
         period=period,
         days=days,
-        hourly_customers=_hourly(store, site_id, period),
+        hourly_customers=_hourly(store, site_id, period, location),
         previous_totals=previous_totals,
         compared_until=None if window is None else (window.end, window.previous_end),
         previous_daily_customers=[round(v) for _, v in previous_daily.points],
         previous_hourly_customers=previous_hourly,
         entrances=entrances,
+        location=location,
     )
 
 
@@ -108,9 +122,11 @@ def build_report(
     day_or_range: date | tuple[date, date],
     *,
     generated_at: datetime,
+    location: str | None = None,
 ) -> Report:
     """The ``kind`` report (day, week, month, year: the one containing the given day; custom: the
-    given ``(first, last)`` days) of one site, in the site's time zone."""
+    given ``(first, last)`` days) of one site, in the site's time zone; ``location``: of one entrance
+    group only (see :func:`report_input`)."""
     tz = store.site(site_id).timezone
     if isinstance(day_or_range, tuple):
         if str(kind) != PeriodKind.CUSTOM:
@@ -118,4 +134,4 @@ def build_report(
         period = custom_period(day_or_range[0], day_or_range[1], tz)
     else:
         period = period_containing(kind, day_or_range, tz)
-    return build_report_from_input(report_input(store, site_id, period, generated_at), generated_at)
+    return build_report_from_input(report_input(store, site_id, period, generated_at, location), generated_at)

@@ -36,12 +36,14 @@ _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.\-\u4e00-\u9fff]")
 
 def default_basename(report: Report) -> str:
     """File stem such as ``keliu-s1-day-2024-05-06`` or ``keliu-s1-custom-2024-05-01_2024-05-20``
-    (``s1`` the site id, so that several sites' reports can share a folder; characters other than
+    (``s1`` the site id, so that several sites' reports can share a folder; a location's report has
+    its name after the site id, ``keliu-s1-北门-day-…``; characters other than
     letters, digits, ``_.-`` and CJK become ``_``). A report without a site id: ``keliu-day-…``."""
     p = report.period
     span = p.first_day.isoformat() if p.n_days == 1 else f"{p.first_day.isoformat()}_{p.last_day.isoformat()}"
     site = "" if report.site_id is None else _UNSAFE_IN_NAME.sub("_", report.site_id) + "-"
-    return f"keliu-{site}{p.kind.value}-{span}"
+    location = "" if report.location is None else _UNSAFE_IN_NAME.sub("_", report.location) + "-"
+    return f"keliu-{site}{location}{p.kind.value}-{span}"
 
 
 def summary_header(lang: str) -> list[str]:

@@ -184,6 +184,14 @@ def report(
     format: Annotated[Literal["html", "xlsx", "csv"], Query(description="csv: a zip of the parts")] = "html",
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
     inline: Annotated[bool, Query(description="html: show it in the page instead of downloading it")] = False,
+    location: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=255,
+            description="an entrance group (出入口组) of the site: the report of its doors only",
+        ),
+    ] = None,
 ) -> FileResponse:
     if kind == "custom":
         if day is not None:
@@ -196,7 +204,7 @@ def report(
             raise ConfigError(f"missing parameter day (YYYY-MM-DD): the {kind} report containing it")
         span = parse_day(day, API("day"))
     now = datetime.now(UTC)
-    built = build_report(get_store(request), site_id, kind, span, generated_at=now)
+    built = build_report(get_store(request), site_id, kind, span, generated_at=now, location=location)
     folder = TemporaryDirectory(prefix="keliu-report-")
     try:
         out = Path(folder.name)
@@ -222,6 +230,7 @@ def report(
         "lang": lang,
         "first_day": built.period.first_day.isoformat(),
         "last_day": built.period.last_day.isoformat(),
+        **({"location": location} if location is not None else {}),
     }
     return _send(
         request, user, site_id, folder, path, "zip" if format == "csv" else format, details,
