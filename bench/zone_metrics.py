@@ -1,7 +1,7 @@
 """Zone metrics of the home and analysis pages on the demo mall: 运营指标 (``indices``, 30 days) and
 品牌排行 (``shops``, a month), plus 业态热度 (``categories``, a month), 楼层转化 (``floors``, a week
-and 30 days) and 区域对比/转化 (``zone-comparison``/``-conversion``, a week), each computed two ways
-in one run:
+and 30 days), 区域对比/转化 (``zone-comparison``/``-conversion``, a week) and 动线/关联 (``paths``, a
+week and 30 days), each computed two ways in one run:
 
 * **before**: ``keliu.analytics.queries`` and ``metrics`` as they were at commit ``--before``
   (default 3f99aca, loaded from git): every zone stay of the window loaded as a ``ZoneStay``,
@@ -152,6 +152,16 @@ def _cases(end: date, before: ModuleType) -> list[tuple[str, Callable[[Any], Any
             f"zone-conversion {week}..{end}",
             lambda s: before.zone_conversion(s, SITE, week, end, *_first_two(s)),
             lambda s: q.zone_conversion(s, SITE, week, end, *_first_two(s)),
+        ),
+        (
+            f"paths {week}..{end} (the analysis page's default week)",
+            lambda s: before.paths(s, SITE, week, end),
+            lambda s: q.paths(s, SITE, week, end),
+        ),
+        (
+            f"paths {first}..{end}",
+            lambda s: before.paths(s, SITE, first, end),
+            lambda s: q.paths(s, SITE, first, end),
         ),
     ]
 

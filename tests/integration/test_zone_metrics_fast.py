@@ -1,9 +1,10 @@
 """The zone metrics counted in the database (运营指标 ``indices``, 品牌排行 ``shops``, 业态热度
-``categories``, 楼层转化 ``floors``; 区域对比/转化 ``zone_comparison``/``zone_conversion`` read the
-two zones' stays only) give exactly the answers of the reference computation they replaced: every zone
-stay loaded (``Store.zone_stays``) and handed to the pure functions of ``keliu.analytics.metrics``.
-On a seeded demo mall (SQLite and PostgreSQL, conftest.py), also after some shops stop being shops
-(the database must leave other zones out exactly as the reference does).
+``categories``, 楼层转化 ``floors``, 动线/关联 ``paths``; 区域对比/转化 ``zone_comparison``/
+``zone_conversion`` read the two zones' stays only) give exactly the answers of the reference
+computation they replaced: every zone stay loaded (``Store.zone_stays``) and handed to the pure
+functions of ``keliu.analytics.metrics``. On a seeded demo mall (SQLite and PostgreSQL,
+conftest.py), also after some shops stop being shops (the database must leave other zones out
+exactly as the reference does).
 """
 
 from __future__ import annotations
@@ -114,6 +115,11 @@ def _check_all(store: Store) -> None:
         converted = q.zone_conversion(store, SITE, date(2026, 11, 26), END, zone, other)
         assert converted == m.zone_conversion(every_stay, zone, other)
         assert converted.from_visits > 0
+    for first, last in ((date(2026, 11, 26), END), (END, END)):
+        start, end = q._day_bounds(store, SITE, first, last)
+        flows = q.paths(store, SITE, first, last)
+        assert flows == m.zone_flows(q._paths(store, SITE, start, end), areas)
+        assert flows[0].visits > 0 and flows[0].association and len(flows[0].came_from) > 1
     for level in (1, 2, 3):
         cats = q.categories(store, SITE, date(2026, 11, 25), END, level)
         assert cats == reference_categories(store, date(2026, 11, 25), END, level)

@@ -99,6 +99,7 @@ __all__ = [
     "epoch_us",
     "floor_climb",
     "floor_climb_of",
+    "flow_zones",
     "funnel",
     "holiday_stats",
     "holiday_status",
@@ -132,6 +133,7 @@ __all__ = [
     "zone_comparison",
     "zone_conversion",
     "zone_flows",
+    "zone_flows_of",
 ]
 
 MetricName = Literal["total", "deduplicated", "new", "returning", "batches"]
@@ -1387,7 +1389,7 @@ def _route(path: VisitPath, zones: Collection[str]) -> list[str]:
 def zone_flows(paths: Iterable[VisitPath], areas: Mapping[str, Area]) -> tuple[ZoneFlow, ...]:
     """A19 over the shops, areas and reception zones of ``areas`` (floor zones are left out: they hold
     the shops and would sit between every two of them), busiest zone first."""
-    zones = {z for z, a in areas.items() if a.kind != "floor"}
+    zones = flow_zones(areas)
     came: dict[str, Counter[str]] = defaultdict(Counter)
     went: dict[str, Counter[str]] = defaultdict(Counter)
     reached: dict[str, set[str]] = defaultdict(set)
@@ -1397,19 +1399,47 @@ def zone_flows(paths: Iterable[VisitPath], areas: Mapping[str, Area]) -> tuple[Z
             came[zone][route[i - 1] if i else ENTRANCE] += 1
             went[zone][route[i + 1] if i + 1 < len(route) else EXIT] += 1
             reached[zone].add(path.visit_id)
+    both = {
+        (zone, other): len(visitors & reached[other])
+        for zone, visitors in reached.items()
+        for other in reached
+        if other != zone
+    }
+    return zone_flows_of(came, went, {z: len(v) for z, v in reached.items()}, both, areas)
+
+
+def flow_zones(areas: Mapping[str, Area]) -> set[str]:
+    """The zones A19 looks at: every zone of ``areas`` but the floors."""
+    return {z for z, a in areas.items() if a.kind != "floor"}
+
+
+def zone_flows_of(
+    came: Mapping[str, Counter[str]],
+    went: Mapping[str, Counter[str]],
+    visits: Mapping[str, int],
+    both: Mapping[tuple[str, str], int],
+    areas: Mapping[str, Area],
+) -> tuple[ZoneFlow, ...]:
+    """A19 from its counts (however they were counted): per zone the previous and next zones of its
+    route steps, its visits, and per pair of different zones the visits that reached both."""
 
     def ranked(counter: Counter[str]) -> tuple[tuple[str, int], ...]:
         return tuple(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
     flows = []
-    for zone, visitors in reached.items():
-        shared = [(other, len(visitors & reached[other])) for other in reached if other != zone]
+    for zone, n_zone in visits.items():
+        shared = [(other, both.get((zone, other), 0)) for other in visits if other != zone]
         association = tuple(
-            (other, n, n / len(visitors)) for other, n in sorted(shared, key=lambda x: (-x[1], x[0])) if n
+            (other, n, n / n_zone) for other, n in sorted(shared, key=lambda x: (-x[1], x[0])) if n
         )
         flows.append(
             ZoneFlow(
-                zone, areas[zone].name, len(visitors), ranked(came[zone]), ranked(went[zone]), association
+                zone,
+                areas[zone].name,
+                n_zone,
+                ranked(came.get(zone, Counter())),
+                ranked(went.get(zone, Counter())),
+                association,
             )
         )
     return tuple(sorted(flows, key=lambda f: (-f.visits, f.zone_id)))

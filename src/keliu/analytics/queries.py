@@ -14,7 +14,7 @@ with a clear message. This module must not write anything and must not define me
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -1187,9 +1187,69 @@ def zone_conversion(
 
 def paths(store: Store, site_id: str, first: date, last: date) -> tuple[m.ZoneFlow, ...]:
     """动线分析 / 关联度 (A19): per shop or zone, where its customers came from and went next, and
-    which other zones they also visited."""
+    which other zones they also visited.
+
+    Counted in the database (the answer of :func:`keliu.analytics.metrics.zone_flows` over every
+    stay, without loading them): each visit's route — its stays in the zones A19 looks at, by entry
+    time then zone id, a stay in the zone it is already in merged into it — with the zone before and
+    after each step from window functions; association from the distinct (visit, zone) pairs joined
+    on the visit."""
     start, end = _day_bounds(store, site_id, first, last)
-    return m.zone_flows(_paths(store, site_id, start, end), _areas(store, site_id))
+    areas = _areas(store, site_id)
+    zones = m.flow_zones(areas)
+    came: dict[str, Counter[str]] = defaultdict(Counter)
+    went: dict[str, Counter[str]] = defaultdict(Counter)
+    visits: dict[str, int] = {}
+    both: dict[tuple[str, str], int] = {}
+    if not zones:
+        return ()
+    z = t.visit_zones.c
+    looked_at = sa.case({zone: 1 for zone in zones}, value=z.zone_id, else_=0)  # see _shop_counts on IN
+    step_order = (z.entered_at, z.zone_id)
+    stays = (
+        sa.select(
+            z.visit_id,
+            z.zone_id,
+            z.entered_at,
+            sa.func.lag(z.zone_id).over(partition_by=z.visit_id, order_by=step_order).label("before"),
+        )
+        .select_from(_STAYS)
+        .where(*_customer_stays(site_id, start, end), looked_at == 1)
+        .subquery()
+    )
+    s = stays.c
+    order = (s.entered_at, s.zone_id)
+    steps = (
+        sa.select(
+            s.visit_id,
+            s.zone_id,
+            sa.func.lag(s.zone_id).over(partition_by=s.visit_id, order_by=order).label("came"),
+            sa.func.lead(s.zone_id).over(partition_by=s.visit_id, order_by=order).label("went"),
+        )
+        .where(sa.or_(s.before.is_(None), s.before != s.zone_id))  # before the windows: the route
+        .subquery()
+    )
+    pairs = sa.select(steps.c.visit_id, steps.c.zone_id).distinct().subquery()
+    a, b = pairs.alias("a"), pairs.alias("b")
+    with _conn(store) as conn:
+        _fast_plans(conn)
+        for zone, before, after, n in conn.execute(
+            sa.select(steps.c.zone_id, steps.c.came, steps.c.went, sa.func.count()).group_by(
+                steps.c.zone_id, steps.c.came, steps.c.went
+            )
+        ):
+            came[zone][before or m.ENTRANCE] += int(n)
+            went[zone][after or m.EXIT] += int(n)
+        for zone, other, n in conn.execute(
+            sa.select(a.c.zone_id, b.c.zone_id, sa.func.count())
+            .select_from(a.join(b, a.c.visit_id == b.c.visit_id))
+            .group_by(a.c.zone_id, b.c.zone_id)
+        ):
+            if zone == other:
+                visits[zone] = int(n)
+            else:
+                both[(zone, other)] = int(n)
+    return m.zone_flows_of(came, went, visits, both, areas)
 
 
 def dwell(
