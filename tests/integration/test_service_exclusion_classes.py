@@ -25,6 +25,7 @@ from keliu.domain.visits import (
     Sighting,
     SightingCrossing,
     Signature,
+    StaffMember,
 )
 from keliu.processing import register_site
 from keliu.runtime.bus import Subscription
@@ -365,5 +366,19 @@ def test_the_running_resolver_takes_a_created_changed_and_removed_class(service:
     assert pink.exclusion is not None and pink.exclusion.reason == "uniform:green"
     assert client.delete(f"{BASE}/uniform:green").status_code == 204
     assert _arrive(service, 6, "pink").visit.category == PersonCategory.CUSTOMER
+    worker = service.runtime.workers[SITE]
+    assert worker.errors == 0, worker.last_error
+
+
+def test_the_running_resolver_forgets_a_removed_member_of_staff(service: Service) -> None:
+    """Staff removed through the API (a wrong enrolment) reach the running resolver like classes do:
+    the same person walking in again is a customer from the next sighting on."""
+    service.store.enrol_staff(SITE, StaffMember("s-7", "王芳", (_signature(7, "blue"),)))
+    staff = _arrive(service, 7, "blue").visit  # the resolver starts now and reads the enrolment
+    assert staff.category == PersonCategory.STAFF
+    login(service.client, "mgr")
+    assert service.client.delete(f"/api/v1/sites/{SITE}/staff/s-7").status_code == 204
+    again = _arrive(service, 7, "blue").visit  # the same signature, a later walk-in
+    assert again.category == PersonCategory.CUSTOMER and again.exclusion is None
     worker = service.runtime.workers[SITE]
     assert worker.errors == 0, worker.last_error

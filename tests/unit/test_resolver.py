@@ -246,6 +246,23 @@ def test_a_visit_becomes_staff_when_a_later_view_matches_the_enrolment() -> None
     assert changed.exclusion is not None and abs(changed.exclusion.confidence - 0.95) < 1e-6
 
 
+def test_staff_changed_while_running_apply_from_the_next_sighting() -> None:
+    """A member enrolled (a confirmed staff suggestion) or removed (a wrong enrolment) through the API:
+    the running resolver matches the new list from the next sighting on, and a person in view who
+    was taken for the removed member is a customer again when next seen."""
+    r = Resolver(SITE)
+    [before] = r.add(came_in(at(9), sig(10, "black"), 1))
+    assert before.category == PersonCategory.CUSTOMER
+    r.use_staff([STAFF])
+    [now_staff] = r.add(came_in(at(9, 5), sig(10, "black", same_as=0.9), 2))
+    assert now_staff.visit_id == before.visit_id and now_staff.category == PersonCategory.STAFF
+    r.use_staff([])
+    [again] = r.add(came_in(at(9, 10), sig(10, "black", same_as=0.9), 3))
+    assert again.visit_id == before.visit_id and again.category == PersonCategory.CUSTOMER
+    [other] = r.add(came_in(at(11), sig(10, "black", same_as=0.95), 4))  # nobody is matched as staff now
+    assert other.category == PersonCategory.CUSTOMER
+
+
 def test_a_customer_resembling_staff_is_not_merged_into_the_staff_visit() -> None:
     r = Resolver(SITE, GAP_RULES, staff=[STAFF])
     [staff] = r.add(came_in(at(9), sig(10, "black"), 1))

@@ -271,11 +271,9 @@ class Resolver:
     ) -> None:
         self.site_id = site_id
         self.rules = rules or ResolverRules()
-        self._staff = tuple(staff)
+        self._staff: tuple[StaffMember, ...] = ()
         self._staff_index: _VectorIndex[tuple[int, int]] = _VectorIndex()
-        for i, member in enumerate(self._staff):
-            for j, sig in enumerate(member.signatures):
-                self._staff_index.add((i, j), sig.vector())
+        self.use_staff(staff)
         self._classes: tuple[ExclusionClass, ...] = ()
         self._class_ids: frozenset[str] = frozenset()
         self._exemplars: _VectorIndex[tuple[int, int]] = _VectorIndex()
@@ -308,6 +306,25 @@ class Resolver:
                 self._remember(person)
 
     # ------------------------------------------------------------------ public API
+
+    def use_staff(self, staff: Sequence[StaffMember]) -> None:
+        """Replace the enrolled staff (员工): a member removed or enrolled while the site runs. From
+        the next sighting on only the members given are matched, and a person in view who was taken
+        for a removed member is no longer staff: their visit is classified again when they are next
+        seen (visits already closed keep their category; a manager corrects those on the visits
+        page)."""
+        self._staff = tuple(staff)
+        self._staff_index = _VectorIndex()
+        for i, member in enumerate(self._staff):
+            for j, sig in enumerate(member.signatures):
+                self._staff_index.add((i, j), sig.vector())
+        if not hasattr(self, "_staff_people"):
+            return  # called from __init__: nobody is in view yet
+        kept = {m.staff_id for m in self._staff}
+        for staff_id in [sid for sid in self._staff_people if sid not in kept]:
+            person = self._people.get(self._staff_people.pop(staff_id))
+            if person is not None and person.staff is not None and person.staff[0] == staff_id:
+                person.staff = None
 
     def use_exclusion_classes(self, exclusion_classes: Sequence[ExclusionClass]) -> None:
         """Replace the exclusion classes (disabled ones are ignored): added, changed or removed while

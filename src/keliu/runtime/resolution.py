@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 from keliu.config import SiteConfig
 from keliu.domain.crossings import Exit, PassbyCrossing, exits_of, split_passby
-from keliu.domain.visits import ExclusionClass, Sighting, Visit
+from keliu.domain.visits import ExclusionClass, Sighting, StaffMember, Visit
 from keliu.errors import KeliuError
 from keliu.resolve import Resolver, StaffSuggestion
 from keliu.runtime.bus import EventBus, Subscription
@@ -96,9 +96,11 @@ class SiteResolution:
         self._stays: dict[str, tuple[set[ZoneStay], datetime]] = {}
         self._known: dict[str, datetime] = {}  # visit id -> last touched: arrival vs update
         self._passby_lines = site.passby_lines()  # their crossings never reach the resolver
-        # exclusion classes changed while it runs, for the resolver's thread to take (None: none)
+        # exclusion classes and enrolled staff changed while it runs, for the resolver's thread to
+        # take (None: no change)
         self._new_classes: tuple[ExclusionClass, ...] | None = None
-        self._classes_lock = threading.Lock()
+        self._new_staff: tuple[StaffMember, ...] | None = None
+        self._changes_lock = threading.Lock()
 
     def use_passby_lines(self, lines: frozenset[tuple[str, str]]) -> None:
         """The site's pass-by lines (camera id, line id) changed while it runs (a camera added,
@@ -109,18 +111,29 @@ class SiteResolution:
         """The exclusion classes that apply to the site (the store's, disabled ones included) changed
         while it runs (created, changed or removed through the API): the resolver takes them, on its
         own thread, before the next sighting. A resolver not started yet reads the store anyway."""
-        with self._classes_lock:
+        with self._changes_lock:
             self._new_classes = tuple(classes)
 
-    def _take_new_classes(self, resolver: Resolver) -> None:
-        with self._classes_lock:
+    def use_staff(self, staff: Sequence[StaffMember]) -> None:
+        """The site's enrolled staff (员工) changed while it runs (a member removed, a staff suggestion
+        confirmed through the API): the resolver takes them, on its own thread, before the next
+        sighting, like :meth:`use_exclusion_classes`."""
+        with self._changes_lock:
+            self._new_staff = tuple(staff)
+
+    def _take_changes(self, resolver: Resolver) -> None:
+        with self._changes_lock:
             classes, self._new_classes = self._new_classes, None
+            staff, self._new_staff = self._new_staff, None
         if classes is not None:
             resolver.use_exclusion_classes(classes)
+        if staff is not None:
+            resolver.use_staff(staff)
 
     def _start(self, now: datetime) -> Resolver:
-        with self._classes_lock:  # the store's classes are read now: they are at least as new
+        with self._changes_lock:  # the store's classes and staff are read now: they are at least as new
             self._new_classes = None
+            self._new_staff = None
         resolver, open_visits = resolver_for(self.store, self.site, now)
         self.resolver = resolver
         self._remembered_until = now
@@ -135,7 +148,7 @@ class SiteResolution:
             return resolved
         # the clock of a file run is the recording's, not the wall clock
         resolver = self.resolver or self._start(min(s.first_seen for s in sightings))
-        self._take_new_classes(resolver)
+        self._take_changes(resolver)
         changed: dict[str, Visit] = {}
         stays_changed: set[str] = set()
         for sighting in sightings:
@@ -195,7 +208,7 @@ class SiteResolution:
         if ordered and self.resolver is None:
             self._start(ordered[0].first_seen)
         if self.resolver is not None:
-            self._take_new_classes(self.resolver)
+            self._take_changes(self.resolver)
         changed: dict[str, Visit] = {}
         stays: dict[str, set[ZoneStay]] = {}
         exits: list[Exit] = []

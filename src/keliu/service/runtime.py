@@ -13,8 +13,9 @@ change is applied at once: :meth:`~ServiceRuntime.add_device`
 starts the camera (a site without a resolution worker gets one, built from the stored site),
 :meth:`~ServiceRuntime.update_device` hands new lines and zones to the running camera at its next
 frame (a new source restarts that camera alone), :meth:`~ServiceRuntime.remove_device` stops only it.
-Exclusion classes changed through the API reach the site's running resolver
-(:meth:`~ServiceRuntime.exclusion_classes_changed`) before its next sighting.
+Exclusion classes and staff changed through the API reach the site's running resolver
+(:meth:`~ServiceRuntime.exclusion_classes_changed`, :meth:`~ServiceRuntime.staff_changed`) before
+its next sighting.
 Video files are played in a loop in real time, like a live camera. Other cameras never notice.
 
 Stopping is ordered so nothing counted is lost: cameras end their tracks and publish what they
@@ -80,7 +81,7 @@ class ServiceRuntime:
         self._started = False
         self._lock = threading.Lock()
         self._devices_lock = threading.RLock()  # one device change at a time
-        self._classes_lock = threading.Lock()  # exclusion classes handed to a worker one at a time
+        self._classes_lock = threading.Lock()  # classes and staff handed to a worker one at a time
         self._cameras: dict[str, dict[str, CameraConfig]] = {}  # site → camera id → what it runs
         self._devices: set[tuple[str, str]] = set()  # (site, camera) of the API devices it runs
 
@@ -197,6 +198,18 @@ class ServiceRuntime:
             return  # not resolved live: its resolver reads the store when it starts
         with self._classes_lock:  # read and handed over in order: the last change wins
             worker.resolution.use_exclusion_classes(self.store.exclusion_classes(site_id))
+
+    def staff_changed(self, site_id: str) -> None:
+        """A member of the site's staff was removed or enrolled (the API): the site's running
+        resolution, if any, takes the store's staff from its next sighting on (as
+        :meth:`exclusion_classes_changed`). ``keliu staff enrol`` (another process) is taken at the
+        next start."""
+        with self._lock:
+            worker = self.workers.get(site_id)
+        if worker is None:
+            return
+        with self._classes_lock:
+            worker.resolution.use_staff(self.store.staff(site_id))
 
     def add_stored_devices(self) -> int:
         """Run every device of the store (``keliu serve`` at start, after the sites of its config files:

@@ -312,6 +312,7 @@ def confirm_suggestion(
     )
     assert staff_id is not None
     audit(request, user, "staff_suggestion_confirmed", site_id=site_id, target=f"{person_key}/{day}")
+    request.app.state.runtime.staff_changed(site_id)  # the running resolver knows them from now on
     return Enrolled(staff_id=staff_id)
 
 

@@ -180,6 +180,8 @@ def remove_staff(site_id: SiteScope, staff_id: Key, request: Request, user: Mana
     if not get_store(request).remove_staff(site_id, staff_id):
         raise NotFound(f"no staff {staff_id!r} enrolled at this site")
     audit(request, user, "staff_removed", site_id=site_id, target=staff_id)
+    runtime: ServiceRuntime = request.app.state.runtime
+    runtime.staff_changed(site_id)
     return Response(status_code=204)
 
 
