@@ -72,6 +72,32 @@ def test_stride_frames_equal_the_unstrided_ones(campus: Path) -> None:
         assert np.array_equal(frame.image_bgr, every[frame.index])
 
 
+def test_stride_leaves_frames_nobody_refers_to_undecoded(
+    campus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TUD-Campus is H.264 with 51 B-frames of 71: at stride 3 the B-frames between analysed frames
+    are skipped by the decoder, and the analysed frames are still every third one, exact."""
+    decoded: list[int] = []
+    real = sources._FileSource._decode
+
+    def recording(self, container, stream):  # type: ignore[no-untyped-def]
+        for index, frame in real(self, container, stream):
+            decoded.append(index)
+            yield index, frame
+
+    monkeypatch.setattr(sources._FileSource, "_decode", recording)
+    with open_source(str(campus)) as source:
+        assert len(list(source.frames())) == 71
+    assert decoded == list(range(71))
+    decoded.clear()
+    with open_source(str(campus)) as source:
+        frames = list(source.frames(stride=3))
+    assert [f.index for f in frames] == list(range(0, 71, 3))
+    assert set(range(0, 71, 3)) <= set(decoded)
+    assert decoded == sorted(decoded)
+    assert len(decoded) <= 60  # here 50: B-frames between analysed ones were never decoded
+
+
 def test_stride_must_be_positive_and_frames_iterates_once(campus: Path) -> None:
     with open_source(str(campus)) as source:
         with pytest.raises(ValueError, match="stride"):

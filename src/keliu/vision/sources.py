@@ -296,7 +296,8 @@ class _ClosingSource:
 
 
 class _FileSource(_ClosingSource):
-    """A video file, decoded synchronously with frame threading; ends at EOF, never reconnects."""
+    """A video file, decoded synchronously with frame threading; ends at EOF, never reconnects. With a
+    stride, frames that will not be analysed are not decoded where the codec allows it (`_decode`)."""
 
     def __init__(self, path_text: str) -> None:
         self.name = path_text
@@ -324,7 +325,10 @@ class _FileSource(_ClosingSource):
             fps = _frame_rate(stream)
             if fps is None:
                 raise InputError(f"cannot decode '{path_text}': the video has no frame rate")
-            self._decoded = container.decode(stream)
+            self.fps: float = fps
+            self._stride = 1  # set by frames(); frames before then are all decoded
+            self._first_pts: int | None = None
+            self._decoded = self._decode(container, stream)
             try:
                 first = next(self._decoded)
             except StopIteration:
@@ -335,10 +339,41 @@ class _FileSource(_ClosingSource):
             container.close()
             self._container = None
             raise
-        self._first: av.VideoFrame | None = first
-        self.fps: float = fps
-        self.resolution_wh: tuple[int, int] = (first.width, first.height)
+        self._first: tuple[int, av.VideoFrame] | None = first
+        self.resolution_wh: tuple[int, int] = (first[1].width, first[1].height)
         self._iterated = False
+
+    def _decode(
+        self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Every decoded frame with its index. With a stride, the packet of a frame that will not be
+        analysed (its index, from its presentation time, is no multiple of the stride) is decoded with
+        ``skip_frame`` NONREF: if no other frame refers to it (a B-frame, most of them in H.264 from
+        cameras and encoders) the decoder skips it altogether, so it costs no decoding. The frames that
+        are analysed are decoded bit for bit as without skipping. Then the index comes from the
+        presentation time (a constant frame rate, as the stride already assumes); without a stride,
+        or without time stamps, frames are counted as they come."""
+        codec = stream.codec_context
+        time_base = stream.time_base
+        counted = 0
+        for packet in container.demux(stream):
+            stride, first_pts = self._stride, self._first_pts
+            by_time = stride > 1 and first_pts is not None and time_base is not None
+            if by_time and packet.pts is not None:
+                wanted = self._index_at(packet.pts, first_pts, time_base) % stride == 0
+                codec.skip_frame = "DEFAULT" if wanted else "NONREF"
+            for frame in packet.decode():
+                if self._first_pts is None:
+                    self._first_pts = frame.pts
+                if by_time and frame.pts is not None:
+                    index = self._index_at(frame.pts, first_pts, time_base)
+                else:
+                    index = counted
+                counted = index + 1
+                yield index, frame
+
+    def _index_at(self, pts: int, first_pts: int | None, time_base: Fraction | None) -> int:
+        return round(float((pts - (first_pts or 0)) * (time_base or 0)) * self.fps)
 
     def frames(self, stride: int = 1) -> Iterator[Frame]:
         if stride < 1:
@@ -346,13 +381,14 @@ class _FileSource(_ClosingSource):
         if self._iterated:
             raise RuntimeError("frames() can be iterated only once per source")
         self._iterated = True
+        self._stride = stride
         return self._iterate(stride)
 
     def _iterate(self, stride: int) -> Iterator[Frame]:
-        index = 0
-        frame = self._first
+        decoded = self._first
         self._first = None
-        while frame is not None:
+        while decoded is not None:
+            index, frame = decoded
             if index % stride == 0:
                 wall = time.time()
                 image = _to_bgr(frame, self.resolution_wh)
@@ -360,12 +396,11 @@ class _FileSource(_ClosingSource):
             if self._container is None:  # closed while iterating
                 return
             try:
-                frame = next(self._decoded, None)
+                decoded = next(self._decoded, None)
             except av.error.FFmpegError as error:
                 raise InputError(
                     f"cannot decode '{self.name}': broken data after frame {index} ({_describe(error)})"
                 ) from error
-            index += 1
 
     def close(self) -> None:
         self._first = None
