@@ -277,13 +277,30 @@ def test_taken_ids_global_classes_and_other_sites(service: Service) -> None:
     assert client.post(BASE, json=body).status_code == 201
     assert_error(client.post(BASE, json={**body, "name": "again"}), 409, "conflict", "already")
     assert [c.name for c in store.exclusion_classes(SITE) if c.class_id == "uniform"] == ["制服"]
-    # a global class: not created over, not changed here (the command line manages it)
+    # a global class: not created over, not renamed or re-ruled here (the command line manages it),
+    # but switched off and on for this site alone
     assert_error(client.post(BASE, json={**body, "id": "courier:meituan"}), 409, "conflict", "global")
     assert_error(
-        client.patch(f"{BASE}/courier:meituan", json={"enabled": False}), 409, "conflict", "keliu exclusion"
+        client.patch(f"{BASE}/courier:meituan", json={"name": "外卖"}), 409, "conflict", "keliu exclusion"
+    )
+    assert_error(
+        client.patch(f"{BASE}/courier:meituan", json={"enabled": False, "colour_rule": None}),
+        409,
+        "conflict",
+        "switch it on or off",
     )
     (meituan,) = [c for c in store.exclusion_classes(SITE) if c.class_id == "courier:meituan"]
     assert meituan.enabled and "courier:meituan" not in store.own_exclusion_class_ids(SITE)
+    off = client.patch(f"{BASE}/courier:meituan", json={"enabled": False})
+    assert off.status_code == 200, off.text
+    assert off.json()["enabled"] is False and off.json()["scope"] == "global"
+    (here,) = [c for c in store.exclusion_classes(SITE) if c.class_id == "courier:meituan"]
+    assert not here.enabled and (here.name, here.colour_rule) == (meituan.name, meituan.colour_rule)
+    (there,) = [c for c in store.exclusion_classes("shop-b") if c.class_id == "courier:meituan"]
+    assert there.enabled  # other sites keep it on
+    on = client.patch(f"{BASE}/courier:meituan", json={"enabled": True})
+    assert on.status_code == 200 and on.json()["enabled"] is True
+    assert sorted(e.details["enabled"] for e in audited(store, "exclusion_class_changed")) == [False, True]
     assert_error(client.patch(f"{BASE}/nothing", json={"enabled": False}), 404, "not_found")
     assert_error(client.patch(f"{BASE}/a%00b", json={"enabled": False}), 422, "invalid_request")
     assert_error(client.delete(f"{BASE}/a%00b"), 422, "invalid_request")
@@ -298,7 +315,7 @@ def test_taken_ids_global_classes_and_other_sites(service: Service) -> None:
     assert same_id.status_code == 201 and same_id.json()["scope"] == "site"
     assert [c.name for c in store.exclusion_classes("shop-b") if c.class_id == "cleaner"] == ["保洁"]
     assert [e.target for e in audited(store, "exclusion_class_created")] == ["uniform", "uniform"]
-    assert audited(store, "exclusion_class_changed") == []
+    assert len(audited(store, "exclusion_class_changed")) == 2  # the two switches of the global class
 
 
 # ------------------------------------------------------------------ the running resolver takes it
@@ -372,13 +389,22 @@ def test_the_running_resolver_takes_a_created_changed_and_removed_class(service:
 
 def test_the_running_resolver_forgets_a_removed_member_of_staff(service: Service) -> None:
     """Staff removed through the API (a wrong enrolment) reach the running resolver like classes do:
-    the same person walking in again is a customer from the next sighting on."""
-    service.store.enrol_staff(SITE, StaffMember("s-7", "王芳", (_signature(7, "blue"),)))
+    the person, seen again, is a customer from the next sighting on."""
+    enrolled = _signature(7, "blue")
+    service.store.enrol_staff(SITE, StaffMember("s-7", "王芳", (enrolled,)))
     staff = _arrive(service, 7, "blue").visit  # the resolver starts now and reads the enrolment
     assert staff.category == PersonCategory.STAFF
     login(service.client, "mgr")
     assert service.client.delete(f"/api/v1/sites/{SITE}/staff/s-7").status_code == 204
-    again = _arrive(service, 7, "blue").visit  # the same signature, a later walk-in
-    assert again.category == PersonCategory.CUSTOMER and again.exclusion is None
+    # the same person seen again by another track: their visit goes on, classified again
+    first = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    again = Sighting(SITE, "door", 8, first, first + timedelta(seconds=3), (), (), enrolled)
+    service.runtime.bus.publish(SightingSeen(site_id=SITE, at=again.last_seen, sighting=again))
+    while True:
+        event = service.visits.get(timeout=20)
+        assert isinstance(event, VisitChanged), "no visit change within 20 s"
+        if event.visit.visit_id == staff.visit_id:
+            break
+    assert event.visit.category == PersonCategory.CUSTOMER and event.visit.exclusion is None
     worker = service.runtime.workers[SITE]
     assert worker.errors == 0, worker.last_error

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any, Literal, TypeVar, cast
@@ -949,8 +949,11 @@ class Store(
     ) -> None:
         """Change one of the site's own classes: its name, whether it is on, its colour rule (``None``
         removes it; ``name``/``enabled`` None and ``colour_rule`` ``...`` leave them as they are); its
-        exemplars are kept. :class:`NotFound` when no class of that id applies to the site,
-        :class:`Conflict` when it is a global one (``keliu exclusion`` manages those),
+        exemplars are kept. A global class can only be switched on or off *for this site*: that stores
+        the site's copy of it (exemplars sealed again under the site), which then replaces it there
+        (``keliu exclusion add --site S --disabled`` does the same; removing the copy brings the global
+        class back). :class:`NotFound` when no class of that id applies to the site, :class:`Conflict`
+        for any other change of a global one (``keliu exclusion`` manages those),
         :class:`InputError` when it would be left with neither a colour rule nor exemplars."""
         x = t.exclusion_classes.c
         with self._begin() as conn:
@@ -963,12 +966,22 @@ class Store(
                 is_global = conn.execute(
                     sa.select(x.class_id).where(x.scope == t.GLOBAL_SCOPE, x.class_id == class_id)
                 ).first()
-                if is_global is not None:
+                if is_global is None:
+                    raise NotFound(f"no exclusion class {class_id!r} at this site")
+                if enabled is None or name is not None or not isinstance(colour_rule, EllipsisType):
                     raise Conflict(
-                        f"exclusion class {class_id!r} is global (it applies to every site); "
-                        "change it with keliu exclusion add"
+                        f"exclusion class {class_id!r} is global (it applies to every site): a site can "
+                        "only switch it on or off for itself; change it with keliu exclusion add"
                     )
-                raise NotFound(f"no exclusion class {class_id!r} at this site")
+                conn.execute(
+                    sa.insert(t.exclusion_classes),
+                    [
+                        self._exclusion_row(
+                            site_id, replace(self._global_class(conn, class_id), enabled=enabled)
+                        )
+                    ],
+                )
+                return
             values: dict[str, Any] = {}
             if name is not None:
                 values["name"] = name
@@ -996,32 +1009,40 @@ class Store(
         chosen: dict[str, Any] = {}
         for row in sorted(rows, key=lambda r: r.scope != t.GLOBAL_SCOPE):  # globals first, site's override
             chosen[row.class_id] = row
-        out = []
-        for class_id in sorted(chosen):
-            row = chosen[class_id]
-            exemplars = (
-                self._cipher.open(row.exemplars, kind=_KIND_EXEMPLARS, site_id=row.scope, row=class_id)
-                if row.exemplars is not None
-                else ()
-            )
-            out.append(
-                ExclusionClass(
-                    class_id=class_id,
-                    name=row.name,
-                    exemplars=exemplars,
-                    colour_rule=_colour_rule(row.colour_rule),
-                    enabled=bool(row.enabled),
-                )
-            )
-        return out
+        return [self._exclusion_class_of(chosen[class_id]) for class_id in sorted(chosen)]
+
+    def _exclusion_class_of(self, row: Any) -> ExclusionClass:
+        exemplars = (
+            self._cipher.open(row.exemplars, kind=_KIND_EXEMPLARS, site_id=row.scope, row=row.class_id)
+            if row.exemplars is not None
+            else ()
+        )
+        return ExclusionClass(
+            class_id=row.class_id,
+            name=row.name,
+            exemplars=exemplars,
+            colour_rule=_colour_rule(row.colour_rule),
+            enabled=bool(row.enabled),
+        )
 
     def own_exclusion_class_ids(self, site_id: str) -> set[str]:
         """Ids of the site's own exclusion classes (the ones ``remove_exclusion_class(site_id, …)``
-        removes); the global classes are not among them."""
+        removes); the global classes are not among them, nor the site's copies of global classes
+        (a global class switched on or off for the site)."""
         x = t.exclusion_classes.c
         with self._connect() as conn:
             self._site(conn, site_id)
-            return set(conn.execute(sa.select(x.class_id).where(x.scope == site_id)).scalars())
+            mine = set(conn.execute(sa.select(x.class_id).where(x.scope == site_id)).scalars())
+            shared = set(conn.execute(sa.select(x.class_id).where(x.scope == t.GLOBAL_SCOPE)).scalars())
+        return mine - shared
+
+    def _global_class(self, conn: sa.Connection, class_id: str) -> ExclusionClass:
+        row = conn.execute(
+            sa.select(t.exclusion_classes).where(
+                t.exclusion_classes.c.scope == t.GLOBAL_SCOPE, t.exclusion_classes.c.class_id == class_id
+            )
+        ).one()
+        return self._exclusion_class_of(row)
 
     def remove_exclusion_class(self, site_id: str | None, class_id: str) -> bool:
         """Delete a site's (or, with ``site_id=None``, a global) exclusion class; False if none."""

@@ -270,7 +270,8 @@ def create_exclusion_class(
 @router.patch(
     "/sites/{site_id}/exclusion-classes/{class_id}",
     response_model=ExclusionClassOut,
-    summary="Rename, switch on or off, or change the colour rule of one of the site's own classes",
+    summary="Rename, switch on or off, or change the colour rule of one of the site's own classes; "
+    "switch a global class on or off for this site only",
 )
 def change_exclusion_class(
     site_id: SiteScope, class_id: ClassKey, body: ExclusionClassPatch, request: Request, user: Manager

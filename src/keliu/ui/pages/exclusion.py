@@ -1,7 +1,8 @@
 """设置 › 排除类别 Exclusion classes (无效客流: couriers, delivery riders, uniformed staff of a
-neighbour): the classes that apply to the store, switched on and off, and the store's own classes
-created and removed with a clothing-colour rule (上装/下装 colours, optional longest stay). Global
-classes and exemplar pictures are managed with ``keliu exclusion`` (no picture goes through the web).
+neighbour): the classes that apply to the store, switched on and off (a global class for this store
+only), and the store's own classes created and removed with a clothing-colour rule (上装/下装
+colours, optional longest stay). Global classes themselves and exemplar pictures are managed with
+``keliu exclusion`` (no picture goes through the web).
 Every change reaches the store's running resolver before its next sighting. Must not reach the store."""
 
 from __future__ import annotations
@@ -39,13 +40,9 @@ async def exclusion_tab(page: Page) -> None:
         for c in answer["items"]:
             own = c.get("scope") == "site"
             with ui.row().classes("w-full items-center gap-3 border-b py-2").props(tid("exclusion-row")):
-                switch = ui.switch(value=bool(c.get("enabled")))
-                if own:
-                    switch.on_value_change(
-                        lambda e, cid=c["id"]: change(f"{base}/{cid}", "PATCH", {"enabled": bool(e.value)})
-                    )
-                else:
-                    switch.disable()
+                ui.switch(value=bool(c.get("enabled"))).on_value_change(  # a global one: for this store
+                    lambda e, cid=c["id"]: change(f"{base}/{cid}", "PATCH", {"enabled": bool(e.value)})
+                ).props(tid("exclusion-switch"))
                 with ui.column().classes("gap-0 flex-1"):
                     ui.label(f"{c.get('name') or c['id']}").classes("font-medium")
                     ui.label(f"{c['id']} · {rule_text(page, c.get('colour_rule'))}").classes(
