@@ -1,7 +1,8 @@
 """Web UI under load: 20 reception consoles and 5 big screens open for 10 minutes in headless
 Chromium against the service with its web UI (tests/support/ui_server.py on the demo chain), people
-arriving all the while. Prints the server's memory before and after, and how many live updates each
-console missed (an arrival that did not show on a console within 5 s of its sighting).
+arriving all the while. Prints the server's memory before and after (and minute by minute, to tell
+a leak from a warm-up that levels off), and how many live updates each console missed (an arrival
+that did not show on a console within 5 s of its sighting).
 
     .venv/bin/python bench/ui_load.py [--minutes 10] [--consoles 20] [--screens 5] [--every 15]
 
@@ -69,6 +70,8 @@ def main() -> int:
             fed = 0
             end = time.monotonic() + args.minutes * 60
             samples = []
+            started = time.monotonic()
+            by_minute: dict[int, float] = {}
             while time.monotonic() < end:
                 states = [page.evaluate(NEWEST) for page in consoles]
                 published = server.feed(1)
@@ -83,6 +86,7 @@ def main() -> int:
                     except Exception:
                         missed[i] += 1
                 samples.append(server.rss_mib())
+                by_minute[int((time.monotonic() - started) // 60) + 1] = samples[-1]
                 time.sleep(max(0.0, args.every - (time.time() - published)))
             after = server.rss_mib()
             context.browser.close()
@@ -100,6 +104,10 @@ def main() -> int:
             f"max {max(latencies):.2f} s (each console is checked in turn, so later ones read later)"
         )
     print(f"server RSS: before {before:.0f} MiB, after {after:.0f} MiB, max during {max(samples):.0f} MiB")
+    print(
+        "server RSS at the end of each minute (MiB): "
+        + ", ".join(f"{v:.0f}" for _, v in sorted(by_minute.items()))
+    )
     return 0 if not any(missed) else 1
 
 
