@@ -1189,18 +1189,15 @@ def paths(store: Store, site_id: str, first: date, last: date) -> tuple[m.ZoneFl
     """动线分析 / 关联度 (A19): per shop or zone, where its customers came from and went next, and
     which other zones they also visited.
 
-    Counted in the database (the answer of :func:`keliu.analytics.metrics.zone_flows` over every
-    stay, without loading them): each visit's route — its stays in the zones A19 looks at, by entry
-    time then zone id, a stay in the zone it is already in merged into it — with the zone before and
-    after each step from window functions; association from the distinct (visit, zone) pairs joined
-    on the visit."""
+    The routes are made in the database (the answer of :func:`keliu.analytics.metrics.zone_flows`
+    over every stay, without loading them): each visit's stays in the zones A19 looks at, by entry
+    time then zone id, a stay in the zone it is already in merged into it, with the zone before and
+    after each step from window functions; only (visit, zone, before, after) per step reaches Python,
+    which counts them. (Counting the association in SQL too, a self-join of the steps on the visit,
+    made SQLite compute the window query once per row: 58 CPU s for a week of the demo mall.)"""
     start, end = _day_bounds(store, site_id, first, last)
     areas = _areas(store, site_id)
     zones = m.flow_zones(areas)
-    came: dict[str, Counter[str]] = defaultdict(Counter)
-    went: dict[str, Counter[str]] = defaultdict(Counter)
-    visits: dict[str, int] = {}
-    both: dict[tuple[str, str], int] = {}
     if not zones:
         return ()
     z = t.visit_zones.c
@@ -1219,36 +1216,26 @@ def paths(store: Store, site_id: str, first: date, last: date) -> tuple[m.ZoneFl
     )
     s = stays.c
     order = (s.entered_at, s.zone_id)
-    steps = (
-        sa.select(
-            s.visit_id,
-            s.zone_id,
-            sa.func.lag(s.zone_id).over(partition_by=s.visit_id, order_by=order).label("came"),
-            sa.func.lead(s.zone_id).over(partition_by=s.visit_id, order_by=order).label("went"),
-        )
-        .where(sa.or_(s.before.is_(None), s.before != s.zone_id))  # before the windows: the route
-        .subquery()
-    )
-    pairs = sa.select(steps.c.visit_id, steps.c.zone_id).distinct().subquery()
-    a, b = pairs.alias("a"), pairs.alias("b")
+    steps = sa.select(
+        s.visit_id,
+        s.zone_id,
+        sa.func.lag(s.zone_id).over(partition_by=s.visit_id, order_by=order).label("came"),
+        sa.func.lead(s.zone_id).over(partition_by=s.visit_id, order_by=order).label("went"),
+    ).where(sa.or_(s.before.is_(None), s.before != s.zone_id))  # before the windows: the route
+    came: dict[str, Counter[str]] = defaultdict(Counter)
+    went: dict[str, Counter[str]] = defaultdict(Counter)
+    reached: dict[str, set[str]] = defaultdict(set)  # visit → the zones it reached
     with _conn(store) as conn:
         _fast_plans(conn)
-        for zone, before, after, n in conn.execute(
-            sa.select(steps.c.zone_id, steps.c.came, steps.c.went, sa.func.count()).group_by(
-                steps.c.zone_id, steps.c.came, steps.c.went
-            )
-        ):
-            came[zone][before or m.ENTRANCE] += int(n)
-            went[zone][after or m.EXIT] += int(n)
-        for zone, other, n in conn.execute(
-            sa.select(a.c.zone_id, b.c.zone_id, sa.func.count())
-            .select_from(a.join(b, a.c.visit_id == b.c.visit_id))
-            .group_by(a.c.zone_id, b.c.zone_id)
-        ):
-            if zone == other:
-                visits[zone] = int(n)
-            else:
-                both[(zone, other)] = int(n)
+        for visit_id, zone, before, after in conn.execute(steps).tuples():
+            came[zone][before or m.ENTRANCE] += 1
+            went[zone][after or m.EXIT] += 1
+            reached[visit_id].add(zone)
+    visits: Counter[str] = Counter()
+    both: Counter[tuple[str, str]] = Counter()
+    for zones_of_visit in reached.values():
+        visits.update(zones_of_visit)
+        both.update((a, b) for a in zones_of_visit for b in zones_of_visit if a != b)
     return m.zone_flows_of(came, went, visits, both, areas)
 
 
