@@ -198,11 +198,19 @@ def test_cameras_are_added_changed_and_removed_while_the_others_run(videos: dict
         assert supervisor.camera(SITE, "b").restarts == 0 and supervisor.camera(SITE, "b").errors == 0
         assert recorder.of("a", CameraStatus, since=changed_at) == []
 
-        # b removed while people are in view: their tracks are ended and their sightings published
+        # b removed while people are in view: their tracks are ended and their sightings published.
+        # A track younger than the collector's min_presence_s (1 s) that crossed nothing is tracker
+        # noise and makes no sighting, and b's video (2.8 s) starts again with fresh tracks on every
+        # pass: so remove it well into a pass (the runner's position in its current pass), people in view.
+        runner = supervisor._runner(SITE, "b")
         recorder.wait_for(
-            lambda: (stats := recorder.of("b", FrameStats)) and stats[-1].in_view > 0,
+            lambda: (
+                (stats := recorder.of("b", FrameStats))
+                and stats[-1].in_view >= 2
+                and 1.6 <= runner.counters.video_s <= 2.4
+            ),
             60,
-            "people in b's view",
+            "people in b's view, 1.6-2.4 s into a pass",
         )
         removing = time.monotonic()
         removed = supervisor.remove_camera(SITE, "b")
@@ -213,9 +221,11 @@ def test_cameras_are_added_changed_and_removed_while_the_others_run(videos: dict
             supervisor.remove_camera(SITE, "b")
         frames = supervisor.camera(SITE, "a").frames
         recorder.wait_for(lambda: supervisor.camera(SITE, "a").frames > frames + 10, 30, "a to go on")
+        # fps is 0 for the moment a demo video starts its next pass: read it while a pass runs
+        recorder.wait_for(lambda: supervisor.camera(SITE, "a").fps > 0, 30, "a's frame rate")
         a = supervisor.camera(SITE, "a")
         assert a.online and a.restarts == 0 and a.errors == 0
-        assert a.last_frame_at is not None and a.fps > 0 and a.detections > 0
+        assert a.last_frame_at is not None and a.detections > 0
     finally:
         supervisor.stop()
         bus.close()
