@@ -293,7 +293,7 @@ def test_taken_ids_global_classes_and_other_sites(service: Service) -> None:
     assert meituan.enabled and "courier:meituan" not in store.own_exclusion_class_ids(SITE)
     off = client.patch(f"{BASE}/courier:meituan", json={"enabled": False})
     assert off.status_code == 200, off.text
-    assert off.json()["enabled"] is False and off.json()["scope"] == "global"
+    assert off.json()["enabled"] is False and off.json()["scope"] == "site"  # the site's copy
     (here,) = [c for c in store.exclusion_classes(SITE) if c.class_id == "courier:meituan"]
     assert not here.enabled and (here.name, here.colour_rule) == (meituan.name, meituan.colour_rule)
     (there,) = [c for c in store.exclusion_classes("shop-b") if c.class_id == "courier:meituan"]

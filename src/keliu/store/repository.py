@@ -1027,14 +1027,12 @@ class Store(
 
     def own_exclusion_class_ids(self, site_id: str) -> set[str]:
         """Ids of the site's own exclusion classes (the ones ``remove_exclusion_class(site_id, …)``
-        removes); the global classes are not among them, nor the site's copies of global classes
-        (a global class switched on or off for the site)."""
+        removes); the global classes are not among them, but the site's copy of one (a global class
+        replaced or switched on or off for the site) is."""
         x = t.exclusion_classes.c
         with self._connect() as conn:
             self._site(conn, site_id)
-            mine = set(conn.execute(sa.select(x.class_id).where(x.scope == site_id)).scalars())
-            shared = set(conn.execute(sa.select(x.class_id).where(x.scope == t.GLOBAL_SCOPE)).scalars())
-        return mine - shared
+            return set(conn.execute(sa.select(x.class_id).where(x.scope == site_id)).scalars())
 
     def _global_class(self, conn: sa.Connection, class_id: str) -> ExclusionClass:
         row = conn.execute(
