@@ -289,7 +289,8 @@ def _scope(
         return sites, _groups(sites, whole_store=site_id is None)
     if site_id is None:
         raise InputError("an entrance group belongs to one site: give the site too")
-    return _load_sites(conn, site_id), [_site_group(conn, site_id, entrance_group)]
+    group = _site_group(conn, site_id, entrance_group)
+    return list(group.sites), [group]
 
 
 def _group_lines(conn: sa.Connection, site_id: str, entrance_group: str) -> tuple[tuple[str, str], ...]:
