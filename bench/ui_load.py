@@ -4,7 +4,10 @@ arriving all the while. Prints the server's memory before and after (and minute 
 a leak from a warm-up that levels off), and how many live updates each console missed (an arrival
 that did not show on a console within 5 s of its sighting).
 
-    .venv/bin/python bench/ui_load.py [--minutes 10] [--consoles 20] [--screens 5] [--every 15]
+    .venv/bin/python bench/ui_load.py [--minutes 10] [--consoles 20] [--screens 5] [--every 15] [--trace]
+
+``--trace`` also prints what grew in the server's Python heap after the pages were open: object
+counts by type and (tracemalloc, which slows the server) the allocation sites that grew most.
 
 Needs Debian's chromium (make test-debs) and Playwright for Python (the test extras).
 """
@@ -12,6 +15,7 @@ Needs Debian's chromium (make test-debs) and Playwright for Python (the test ext
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -37,7 +41,10 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=15.0, help="seconds between arrivals")
     parser.add_argument("--sites", type=int, default=4)
     parser.add_argument("--days", type=int, default=21)
+    parser.add_argument("--trace", action="store_true", help="print what grew in the server's heap")
     args = parser.parse_args()
+    if args.trace:
+        os.environ["KELIU_TRACE_MEMORY"] = "1"  # the server process inherits it
 
     from playwright.sync_api import sync_playwright
 
@@ -60,6 +67,7 @@ def main() -> int:
                 page.get_by_test_id("chart-wall").wait_for(timeout=120_000)
                 screens.append(page)
             time.sleep(5)
+            marked = server.heap(mark=True) if args.trace else None
             before = server.rss_mib()
             print(
                 f"{len(consoles)} consoles and {len(screens)} big screens open; server RSS {before:.0f} MiB",
@@ -89,6 +97,7 @@ def main() -> int:
                 by_minute[int((time.monotonic() - started) // 60) + 1] = samples[-1]
                 time.sleep(max(0.0, args.every - (time.time() - published)))
             after = server.rss_mib()
+            heap = server.heap() if args.trace else None
             context.browser.close()
     finally:
         server.process.terminate()
@@ -108,6 +117,16 @@ def main() -> int:
         "server RSS at the end of each minute (MiB): "
         + ", ".join(f"{v:.0f}" for _, v in sorted(by_minute.items()))
     )
+    if heap is not None and marked is not None:
+        print(
+            f"server heap: objects {marked['objects']} → {heap['objects']}, "
+            f"traced by tracemalloc {marked['traced_mib']:.1f} → {heap['traced_mib']:.1f} MiB; "
+            "grown since the mark:"
+        )
+        print("  object types: " + ", ".join(f"{name} +{n}" for name, n in heap["types"]))
+        print("  modules (KiB): " + ", ".join(f"{name} {kib:+.0f}" for name, kib in heap["files"]))
+        for where, kib, blocks in heap["lines"]:
+            print(f"  {kib:+8.0f} KiB {blocks:+7d} blocks  {where}")
     return 0 if not any(missed) else 1
 
 

@@ -14,7 +14,9 @@ It is the product's own set-up (``bootstrap``, the demo chain of ``seed_demo``, 
   demo-002), passwords ``<name>-password``;
 * devices added through the API may play files from ``--video-dir`` (the line-drawing test).
 
-Prints ``READY <port>`` once it serves. Memory (RSS) is at ``GET /_test/rss``.
+Prints ``READY <port>`` once it serves. Memory (RSS) is at ``GET /_test/rss``; what grew in the
+Python heap since a mark is at ``GET /_test/heap`` (``?mark=true`` sets the mark; allocation sites only
+when the server runs with ``KELIU_TRACE_MEMORY=1``, which starts tracemalloc: slower, for benches).
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ class UiServer:
 
     def rss_mib(self) -> float:
         return float(httpx.get(self.base + "/_test/rss", timeout=30).json()["rss_mib"])
+
+    def heap(self, mark: bool = False) -> dict[str, Any]:
+        """What grew in the server's Python heap since the mark (``mark=True`` sets it)."""
+        return dict(httpx.get(self.base + "/_test/heap", params={"mark": mark}, timeout=300).json())
 
     def feed(self, n: int = 1) -> float:
         """N people cross demo-001's door now; the wall-clock time the sightings were published."""
@@ -161,6 +167,10 @@ def main() -> int:
     parser.add_argument("--video-dir", type=Path, required=True)
     parser.add_argument("--demo-video", type=Path, required=True)
     args = parser.parse_args()
+    if os.environ.get("KELIU_TRACE_MEMORY"):
+        import tracemalloc
+
+        tracemalloc.start(8)
 
     import uvicorn
 
@@ -232,6 +242,43 @@ def main() -> int:
                 if line.startswith("VmRSS:"):
                     return {"rss_mib": int(line.split()[1]) / 1024}
         return {"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+    heap_mark: dict[str, Any] = {}
+
+    @app.get("/_test/heap", include_in_schema=False)
+    def heap(mark: bool = False) -> dict[str, Any]:
+        """Objects by type (after a full collection) and, when tracing, allocation sites: their growth
+        since the mark, largest first."""
+        import collections
+        import gc
+        import tracemalloc
+
+        gc.collect()
+        counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        snapshot = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
+        traced = tracemalloc.get_traced_memory()[0] / 2**20 if snapshot is not None else None
+        if mark or not heap_mark:
+            heap_mark.update(counts=counts, snapshot=snapshot)
+            return {"marked": True, "objects": sum(counts.values()), "traced_mib": traced}
+        grown = counts.copy()
+        grown.subtract(heap_mark["counts"])
+
+        def short(frame: Any) -> str:
+            return f"{frame.filename.split('site-packages/')[-1].split('/src/')[-1]}:{frame.lineno}"
+
+        lines, files = [], []
+        if snapshot is not None and heap_mark["snapshot"] is not None:
+            for stat in snapshot.compare_to(heap_mark["snapshot"], "lineno")[:15]:
+                lines.append([short(stat.traceback[0]), stat.size_diff / 1024, stat.count_diff])
+            for stat in snapshot.compare_to(heap_mark["snapshot"], "filename")[:10]:
+                files.append([short(stat.traceback[0]).rsplit(":", 1)[0], stat.size_diff / 1024])
+        return {
+            "objects": sum(counts.values()),
+            "types": [[name, n] for name, n in grown.most_common(20) if n > 0],
+            "lines": lines,
+            "files": files,
+            "traced_mib": traced,
+        }
 
     mount_ui(app)
     server = uvicorn.Server(
