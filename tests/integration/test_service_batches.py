@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from tests.integration.test_service_visits import PASSWORD, SITE, ZONE, figures, live_events, login, seeded
 
+from keliu.analytics.rollups import refresh_rollups
 from keliu.domain.visits import Entry, PersonCategory, Visit
 from keliu.service.app import create_app
 from keliu.service.main import bootstrap
@@ -63,6 +64,19 @@ def day_visits(store: Store, day: date) -> list[Visit]:
 def classify(client: TestClient, batch_id: str, category: str, advisor: str | None = None) -> None:
     response = client.put(f"{ARRIVALS}/{batch_id}/reception", json={"category": category, "advisor": advisor})
     assert response.status_code == 200, response.text
+
+
+def hourly_rollups(store: Store, day: date) -> list[dict[str, Any]]:
+    """The site's hourly rollup rows of ``day``, in order."""
+    start = datetime.combine(day, time(0), ZONE)
+    h = t.traffic_hourly.c
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.traffic_hourly)
+            .where(h.site_id == SITE, h.hour >= start, h.hour < start + timedelta(days=1))
+            .order_by(h.hour, h.camera_id, h.line_id)
+        )
+        return [dict(row._mapping) for row in rows]
 
 
 def by_start(items: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -155,6 +169,25 @@ def test_merged_batches_move_the_brief_keep_a_decision_and_survive_re_resolution
     store.save_visits([late])
     joined = arrivals(client, day)
     assert second["batch_id"] not in joined and late.visit_id in joined[first["batch_id"]]["visit_ids"]
+    # a late member who came in before the merged batch began, in the hour before: the batch now
+    # starts in that hour, and both hours' rollups say so, as a full recompute of the day does
+    started = datetime.fromisoformat(joined[first["batch_id"]]["started_at"])
+    early_at = started.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=1)
+    early = replace(
+        late,
+        visit_id=model.visit_id + "-early",
+        first_entry=early_at,
+        entries=[Entry(early_at, e.camera_id, e.line_id) for e in model.entries[:1]],
+    )
+    store.save_visits([early])
+    regrouped = arrivals(client, day)[first["batch_id"]]
+    assert early.visit_id in regrouped["visit_ids"]
+    assert datetime.fromisoformat(regrouped["started_at"]) == early_at
+    saved = hourly_rollups(store, day)
+    assert any(row["batches"] for row in saved if row["hour"] == early_at.replace(minute=0))
+    start = datetime.combine(day, time(0), ZONE)
+    refresh_rollups(store, SITE, start, start + timedelta(days=1))
+    assert hourly_rollups(store, day) == saved
 
     # a manager's correction of a moved visit, undone, gives it back to the merged batch
     moved = second["visit_ids"][0]

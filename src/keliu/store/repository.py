@@ -621,7 +621,11 @@ class Store(
         # only stored visits counted anywhere before; new ones are read from the objects below
         before, batch_ids = rollups.visit_instants(conn, site_id, sorted(stored))
         if latest:
-            self._save_site_visits(conn, site_id, list(latest.values()), stored=stored)
+            touched, starts_before = self._save_site_visits(
+                conn, site_id, list(latest.values()), stored=stored
+            )
+            batch_ids |= touched
+            before += starts_before
         if stay_ids:
             self._write_visit_zones(conn, site_id, stay_ids, stay_rows, stored=stored.keys())
         hours = self._write_passby(conn, site_id, passby)
@@ -658,9 +662,12 @@ class Store(
         site_id: str,
         site_visits: list[Visit],
         stored: Mapping[str, str | None] | None = None,
-    ) -> None:
+    ) -> tuple[set[str], list[datetime]]:
         """Upsert ``site_visits`` with their entries and batches. ``stored``: which of them are already
-        stored, with their stored batch id, when the caller has read that already."""
+        stored, with their stored batch id, when the caller has read that already. Returns the batch
+        ids the visits were in before or are in now, merges and corrections applied, and those batches'
+        start times before the save: a late member of a merged batch may move the batch's start to an
+        earlier hour, whose rollup and the old one's both change."""
         ids = [v.visit_id for v in site_visits]
         if stored is None:
             stored = rollups.stored_visits(conn, site_id, ids)
@@ -712,7 +719,9 @@ class Store(
             )
         if entry_rows:
             insert_rows(conn, t.entries, list(entry_rows.values()))
+        starts_before = rollups.batch_starts(conn, site_id, touched_batches)
         self._refresh_batches(conn, site_id, sorted(touched_batches))
+        return touched_batches, starts_before
 
     def _refresh_batches(self, conn: sa.Connection, site_id: str, batch_ids: list[str]) -> None:
         c = t.visits.c
