@@ -28,7 +28,10 @@ Per N it prints a markdown table:
   uses the four lines of ``bench/sites`` instead.
 
     .venv/bin/python bench/cameras.py [--cameras 1,2,4,6] [--seconds 120] [--lines random|fixed]
-                                      [--random-lines 60] [--no-reference]
+                                      [--random-lines 60] [--no-reference] [--detector-threads 1]
+
+``--detector-threads`` sets each camera's detector threads (default: the service's choice, 1 per
+camera when two or more run, else 2).
 
 Runs of at least 114 s score a whole pass of both videos (PETS09-S2L1 lasts 113.6 s). Must not
 write frames anywhere; holds only the crossings and one backlog figure per analysed frame.
@@ -60,6 +63,7 @@ from keliu.runtime.camera import GENERATION_TRACK_STRIDE, CameraLoop
 from keliu.runtime.events import CrossingCounted
 from keliu.runtime.supervisor import Supervisor
 from keliu.vision.sources import Frame, FrameSource, open_source
+from keliu.wiring import SERVICE_DETECTOR_THREADS
 
 VIDEOS = ("MOT16-09", "PETS09-S2L1")  # cameras alternate: even → MOT16-09, odd → PETS09-S2L1
 SITE_ID = "bench"
@@ -245,12 +249,14 @@ class Steady:
     video_s: float
 
 
-def run_cameras(n: int, seconds: float, sets: dict[str, LineSets]) -> tuple[list[CameraOutcome], Steady]:
+def run_cameras(
+    n: int, seconds: float, sets: dict[str, LineSets], detector_threads: int | None = None
+) -> tuple[list[CameraOutcome], Steady]:
     """N paced cameras on one supervisor for ``seconds`` of wall-clock time."""
     opener = PacedOpener()
     bus = EventBus()
     crossings = bus.subscribe("bench", lossless=True, capacity=10_000_000, kinds=(CrossingCounted,))
-    supervisor = Supervisor(bus, opener=opener)
+    supervisor = Supervisor(bus, opener=opener, detector_threads=detector_threads)
     cameras = []
     for i in range(n):
         video = VIDEOS[i % 2]
@@ -336,6 +342,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lines", choices=("random", "fixed"), default="random")
     parser.add_argument("--random-lines", type=int, default=60, help="random lines per seed (3 seeds)")
     parser.add_argument("--no-reference", action="store_true", help="skip the offline reference runs")
+    parser.add_argument(
+        "--detector-threads",
+        type=int,
+        default=None,
+        help=f"each camera's detector threads (default: the service's, {SERVICE_DETECTOR_THREADS} per camera "
+        "when two or more run, else 2)",
+    )
     args = parser.parse_args(argv)
     counts = [int(v) for v in args.cameras.split(",")]
     sets = {video: line_sets(video, args.lines, args.random_lines) for video in VIDEOS}
@@ -350,7 +363,10 @@ def main(argv: list[str]) -> int:
         + "; F1 / count accuracy of the first pass over its window, ref = offline on the same window"
     )
     results = {
-        n: report(n, args.seconds, *run_cameras(n, args.seconds, sets), sets, reference) for n in counts
+        n: report(
+            n, args.seconds, *run_cameras(n, args.seconds, sets, args.detector_threads), sets, reference
+        )
+        for n in counts
     }
     print("\n" + ", ".join(f"N={n}: {'real time' if ok else 'behind'}" for n, ok in results.items()))
     return 0

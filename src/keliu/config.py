@@ -126,6 +126,16 @@ class DetectorConfig(_Strict):
         max_length=2,
     )
     score_threshold: float | None = Field(None, title="Score threshold", ge=0.01, le=0.99)
+    threads: int | None = Field(
+        None,
+        title="Detector threads",
+        description=(
+            "CPU threads of one inference (onnxruntime intra-op threads). Default: 1 for each camera "
+            "of the service while it runs two cameras or more, else 2."
+        ),
+        ge=1,
+        le=16,
+    )
     person_class: int = Field(0, title="Person class id", description="Class index of 'person' (yolo).", ge=0)
 
     @model_validator(mode="after")

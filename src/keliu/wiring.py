@@ -20,6 +20,8 @@ from keliu.vision.signature import SignatureExtractor
 from keliu.vision.tracking import TrackerSettings, build_tracker
 
 __all__ = [
+    "DEFAULT_DETECTOR_THREADS",
+    "SERVICE_DETECTOR_THREADS",
     "CameraRuntime",
     "build_appearance_embedder",
     "build_camera_pipeline",
@@ -53,11 +55,24 @@ def stride_for(fps: float, analysis_fps: float) -> int:
     return max(1, round(fps / analysis_fps)) if fps > 0 else 1
 
 
-def build_detector_from(config: DetectorConfig, frame_wh: tuple[int, int]) -> Detector:
+# onnxruntime intra-op threads of a detector when neither the camera's config nor the runner says:
+# a video analysed alone gets both cores of the small box (same CPU, faster by wall time); the
+# service gives each camera SERVICE_DETECTOR_THREADS while it runs several, whose detectors share
+# the cores anyway (same detections, less CPU per inference; docs/benchmarks.md, "Cameras per box").
+DEFAULT_DETECTOR_THREADS = 2
+SERVICE_DETECTOR_THREADS = 1
+
+
+def build_detector_from(
+    config: DetectorConfig, frame_wh: tuple[int, int], *, threads: int | None = None
+) -> Detector:
+    """The camera's detector; ``threads`` is the runner's default for its intra-op threads (the
+    camera's ``detector.threads`` wins; neither: `DEFAULT_DETECTOR_THREADS`)."""
     # 0.3: measured best for counting (bench/counting_accuracy.py); the tracker's second pass uses
     # the boxes between this and its high-confidence threshold.
     options: dict[str, object] = {
-        "score_threshold": 0.3 if config.score_threshold is None else config.score_threshold
+        "score_threshold": 0.3 if config.score_threshold is None else config.score_threshold,
+        "threads": config.threads or threads or DEFAULT_DETECTOR_THREADS,
     }
     if config.name == "nanodet":
         from keliu.models.install import model_path
@@ -81,12 +96,18 @@ class CameraRuntime:
 
 
 def build_camera_pipeline(
-    camera: CameraConfig, fps: float, frame_wh: tuple[int, int], *, detector: Detector | None = None
+    camera: CameraConfig,
+    fps: float,
+    frame_wh: tuple[int, int],
+    *,
+    detector: Detector | None = None,
+    detector_threads: int | None = None,
 ) -> CameraRuntime:
     """Detector + tracker + counters for one camera, given what its source reports; ``detector``
-    shares an already built detector (detectors keep no state between frames)."""
+    shares an already built detector (detectors keep no state between frames);
+    ``detector_threads``: the runner's default for a new detector's threads (`build_detector_from`)."""
     if detector is None:
-        detector = build_detector_from(camera.detector, frame_wh)
+        detector = build_detector_from(camera.detector, frame_wh, threads=detector_threads)
     tracker = build_tracker(
         TrackerSettings(
             algorithm=camera.tracker.name,

@@ -203,6 +203,9 @@ class CameraLoop:
     `GENERATION_TRACK_STRIDE` (a supervisor's restarts). ``realtime``: a file is played at its own
     speed with wall-clock time stamps, like a live camera (a demo camera looping a video).
     ``opener``: how the source is opened (default `open_source`; e.g. a source of another kind).
+    ``detector_threads``: the detector's intra-op threads unless the camera's ``detector.threads``
+    says (None: `keliu.wiring.DEFAULT_DETECTOR_THREADS`), or a function asked for them once the
+    source is open (a supervisor's choice from the cameras running then).
     """
 
     def __init__(
@@ -219,6 +222,7 @@ class CameraLoop:
         generation: int = 0,
         realtime: bool = False,
         opener: Opener = open_source,
+        detector_threads: int | Callable[[], int | None] | None = None,
     ) -> None:
         self.site_id = site_id
         self.camera = camera
@@ -231,6 +235,7 @@ class CameraLoop:
         self.generation = generation
         self.realtime = realtime
         self.opener = opener
+        self.detector_threads = detector_threads
         self.started_at: datetime | None = None  # time 0 of the source (set once it is open)
         self.is_live = is_live_source(camera.source)
         self.name = mask_credentials(camera.source)
@@ -307,7 +312,8 @@ class CameraLoop:
     def _frames(self, source: FrameSource) -> Iterator[CameraStep]:
         camera = self.camera
         fps, frame_wh = source.fps, source.resolution_wh
-        runtime = build_camera_pipeline(camera, fps, frame_wh)
+        threads = self.detector_threads() if callable(self.detector_threads) else self.detector_threads
+        runtime = build_camera_pipeline(camera, fps, frame_wh, detector_threads=threads)
         pipeline, detector = runtime.pipeline, runtime.pipeline.detector
         assert detector is not None
         stride = self.stride or runtime.stride

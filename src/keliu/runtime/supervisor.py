@@ -50,6 +50,7 @@ from keliu.runtime.events import (
     SightingSeen,
 )
 from keliu.vision.sources import FrameSource, Outage, ReconnectPolicy, mask_credentials, open_source
+from keliu.wiring import SERVICE_DETECTOR_THREADS
 
 if TYPE_CHECKING:
     from keliu.vision.signature import SignatureExtractor
@@ -192,6 +193,7 @@ class _Runner(CameraSink):
                         generation=self._generation,
                         realtime=self.replay,
                         opener=self.sup.opener,
+                        detector_threads=self.sup.detector_threads_for_a_run,
                     )
                     self._loop = loop
                 if self._stop.is_set():
@@ -361,7 +363,11 @@ class Supervisor:
     doubling to 30 s, for ever, at start too). ``restart``: the back-off between runs of a camera
     that failed. ``progress``: short human-readable notes (outages, restarts, every
     ``progress_every_s`` a camera's counters; 0 for none). ``opener``: how sources are opened
-    (default `open_source`).
+    (default `open_source`). ``detector_threads``: each camera's detector threads unless its
+    ``detector.threads`` says; None (the default) chooses when a camera's run has opened its source:
+    while the supervisor runs two cameras or more, `SERVICE_DETECTOR_THREADS` (1: the cores are busy anyway,
+    and one thread costs less CPU per inference for the same detections), else the detector's
+    default (2: faster by wall time on an idle box, same CPU); docs/benchmarks.md, "Cameras per box".
     """
 
     def __init__(
@@ -378,6 +384,7 @@ class Supervisor:
         progress: Progress | None = None,
         progress_every_s: float = 0.0,
         opener: Opener = open_source,
+        detector_threads: int | None = None,
     ) -> None:
         self.bus = bus
         self.extractor = extractor
@@ -390,9 +397,20 @@ class Supervisor:
         self.progress = progress
         self.progress_every_s = progress_every_s
         self.opener = opener
+        self.detector_threads = detector_threads
         self._runners: dict[tuple[str, str], _Runner] = {}
         self._lock = threading.Lock()
         self._closed = False
+
+    def detector_threads_for_a_run(self) -> int | None:
+        """The detector threads of a camera run whose source opened now (see the class docstring);
+        None: the detector's default (`keliu.wiring.DEFAULT_DETECTOR_THREADS`). Called from the
+        camera's thread, holding no runner's lock."""
+        if self.detector_threads is not None:
+            return self.detector_threads
+        with self._lock:
+            running = sum(runner.thread.is_alive() for runner in self._runners.values())
+        return SERVICE_DETECTOR_THREADS if running >= 2 else None
 
     # -- cameras --------------------------------------------------------------------------------------
 
