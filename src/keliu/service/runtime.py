@@ -23,7 +23,9 @@ completed, the resolution workers drain and commit it, the bridge pushes the las
 then do live streams close and the webhook worker stop (its outbox is on disk). Staff suggestions are
 stored by the resolution workers themselves for a manager to confirm (``/staff-suggestions``).
 Message rules (消息规则) are evaluated every minute by ``keliu.service.messages.MessageChecker``, which
-stores what fires and pushes it as an ``alert``; it stops before live streams close.
+stores what fires and pushes it as an ``alert``; it stops before live streams close. Every minute the
+memory the process freed is handed back to the system (``keliu.service.heap``), so a server that runs
+for months keeps a flat footprint.
 
 Starting also catches up (``PushBridge.catch_up``): the arrival webhooks of visits that an earlier
 process committed but was killed before queuing are queued now, for every site resolved live
@@ -44,6 +46,7 @@ from keliu.runtime.bus import EventBus
 from keliu.runtime.resolution import ResolutionWorker
 from keliu.runtime.supervisor import CameraInfo, Supervisor
 from keliu.service.devices import camera_of, device_fields, is_file_source, stored_site_config
+from keliu.service.heap import TRIM_EVERY_S, HeapTrimmer
 from keliu.service.live import LiveHub
 from keliu.service.messages import MessageChecker
 from keliu.service.push_bridge import PushBridge, Pusher
@@ -68,6 +71,7 @@ class ServiceRuntime:
         *,
         extractor: SignatureExtractor | None = None,
         delivery: DeliverySettings | None = None,
+        heap_trim_every_s: float = TRIM_EVERY_S,
     ) -> None:
         self.store = store
         self.bus = EventBus()
@@ -76,6 +80,7 @@ class ServiceRuntime:
         self.pusher = Pusher(self.hub, self.webhooks)
         self.bridge = PushBridge(self.bus, store, self.pusher)
         self.messages = MessageChecker(store, self.pusher)  # 消息规则, evaluated every minute
+        self.heap = HeapTrimmer(heap_trim_every_s)  # freed memory back to the system
         self.supervisor = Supervisor(self.bus, extractor=extractor, sightings=True)
         self.workers: dict[str, ResolutionWorker] = {}
         self._started = False
@@ -263,6 +268,7 @@ class ServiceRuntime:
         self.bridge.start()
         self.webhooks.start()
         self.messages.start()
+        self.heap.start()
         with self._lock:
             live_sites = list(self.workers)
         self.bridge.catch_up_later(live_sites)  # after a crash: arrivals committed, never queued
@@ -280,3 +286,4 @@ class ServiceRuntime:
         self.hub.close()
         self.webhooks.stop()
         self.bus.close()
+        self.heap.stop()
