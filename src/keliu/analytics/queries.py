@@ -1228,7 +1228,7 @@ def paths(store: Store, site_id: str, first: date, last: date) -> tuple[m.ZoneFl
     reached: dict[str, set[str]] = defaultdict(set)  # visit → the zones it reached
     with _conn(store) as conn:
         _fast_plans(conn)
-        for visit_id, zone, before, after in conn.execute(steps).tuples():
+        for visit_id, zone, before, after in conn.execute(steps):
             came[zone][before or m.ENTRANCE] += 1
             went[zone][after or m.EXIT] += 1
             reached[visit_id].add(zone)
