@@ -401,7 +401,8 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
     for fx, fy in ((0.5, 0.1), (0.5, 0.95), (0.75, 0.5)):
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_timeout(300)
-    page.get_by_test_id("line-save").click()
+    with page.expect_navigation(timeout=30_000):  # saving reloads the devices tab
+        page.get_by_test_id("line-save").click()
     with ui_server.api() as api:
         deadline = time.monotonic() + 30
         while not (lines := api.get(f"/sites/demo-002/devices/{pets_device}").json()["lines"]):
@@ -438,7 +439,9 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "zh-drawing-zone.png"))
-    page.get_by_test_id("line-save").click()
+    # saving reloads the devices tab: wait for that reload, or it aborts the next page.goto
+    with page.expect_navigation(timeout=30_000):
+        page.get_by_test_id("line-save").click()
     with ui_server.api() as api:
         deadline = time.monotonic() + 30
         while not (zones := api.get(f"/sites/demo-002/devices/{pets_device}").json()["zones"]):
