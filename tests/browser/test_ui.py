@@ -267,7 +267,10 @@ def test_a_batch_is_split_and_merged_back_while_another_desk_watches(
             assert time.monotonic() < deadline, "the two people did not arrive as one batch"
             time.sleep(0.5)
     batch = newest[0]
-    card = desk_a.locator(f'[data-testid=arrival][data-batch="{batch["batch_id"]}"]')
+    # the card as the desk shows it once the batch's last member has reached it too
+    card = desk_a.locator(
+        f'[data-testid=arrival][data-batch="{batch["batch_id"]}"][data-size="{batch["size"]}"]'
+    )
     card.wait_for(timeout=10_000)
     card.get_by_test_id("arrival-select").click()
     desk_a.get_by_test_id("split").click()
