@@ -4,7 +4,12 @@ arriving all the while. Prints the server's memory before and after (and minute 
 a leak from a warm-up that levels off), and how many live updates each console missed (an arrival
 that did not show on a console within 5 s of its sighting).
 
-    .venv/bin/python bench/ui_load.py [--minutes 10] [--consoles 20] [--screens 5] [--every 15] [--trace]
+    .venv/bin/python bench/ui_load.py [--minutes 10] [--consoles 20] [--screens 5] [--every 15]
+                                      [--warm N] [--trace]
+
+``--warm N`` first feeds N arrivals (four a second, no page open) and waits for the service's heap
+trim, so the figures are those of a service that has been running a while: a fresh one grows by
+about 60 MiB over its first few hundred arrivals and then levels off (docs/benchmarks.md).
 
 ``--trace`` also prints what grew in the server's Python heap after the pages were open: object
 counts by type and (tracemalloc, which slows the server) the allocation sites that grew most.
@@ -41,6 +46,7 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=15.0, help="seconds between arrivals")
     parser.add_argument("--sites", type=int, default=4)
     parser.add_argument("--days", type=int, default=21)
+    parser.add_argument("--warm", type=int, default=0, help="arrivals fed before the pages open")
     parser.add_argument("--trace", action="store_true", help="print what grew in the server's heap")
     args = parser.parse_args()
     if args.trace:
@@ -52,6 +58,15 @@ def main() -> int:
     print(f"seeding {args.sites} stores x {args.days} days and starting the service …", flush=True)
     server = start_ui_server(tmp, args.sites, args.days)
     try:
+        if args.warm:
+            cold = server.rss_mib()
+            began = time.monotonic()
+            for i in range(1, args.warm + 1):
+                server.feed(1)
+                time.sleep(max(0.0, i / 4 - (time.monotonic() - began)))
+            time.sleep(70)  # the service trims its heap every minute
+            warm = server.rss_mib()
+            print(f"warmed with {args.warm} arrivals: server RSS {cold:.0f} → {warm:.0f} MiB", flush=True)
         with sync_playwright() as p:
             context = signed_in_context(p, server)
             consoles = []
