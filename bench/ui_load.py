@@ -8,8 +8,9 @@ that did not show on a console within 5 s of its sighting).
                                       [--warm N] [--trace]
 
 ``--warm N`` first feeds N arrivals (four a second, no page open) and waits for the service's heap
-trim, so the figures are those of a service that has been running a while: a fresh one grows by
-about 60 MiB over its first few hundred arrivals and then levels off (docs/benchmarks.md).
+trim, so the figures are those of a service that has been running a while: with no page open a
+fresh one grows by about 60 MiB over its first few hundred arrivals and then levels off
+(docs/benchmarks.md).
 
 ``--trace`` also prints what grew in the server's Python heap after the pages were open: object
 counts by type and (tracemalloc, which slows the server) the allocation sites that grew most.
