@@ -385,6 +385,13 @@ def loaded_box(page: Any, image: Any) -> Any:
         box = again
 
 
+def save_drawing(page: Any) -> None:
+    """Save what was drawn; saving reloads the devices tab, so wait for that reload, or it aborts
+    the test's next page.goto."""
+    with page.expect_navigation(timeout=30_000):
+        page.get_by_test_id("line-save").click()
+
+
 def test_door_line_drawn_on_a_snapshot_is_counted_with(
     browser: Any, ui_server: UiServer, pets_device: str, artifacts: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -404,8 +411,7 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
     for fx, fy in ((0.5, 0.1), (0.5, 0.95), (0.75, 0.5)):
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_timeout(300)
-    with page.expect_navigation(timeout=30_000):  # saving reloads the devices tab
-        page.get_by_test_id("line-save").click()
+    save_drawing(page)
     with ui_server.api() as api:
         deadline = time.monotonic() + 30
         while not (lines := api.get(f"/sites/demo-002/devices/{pets_device}").json()["lines"]):
@@ -442,9 +448,7 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "zh-drawing-zone.png"))
-    # saving reloads the devices tab: wait for that reload, or it aborts the next page.goto
-    with page.expect_navigation(timeout=30_000):
-        page.get_by_test_id("line-save").click()
+    save_drawing(page)
     with ui_server.api() as api:
         deadline = time.monotonic() + 30
         while not (zones := api.get(f"/sites/demo-002/devices/{pets_device}").json()["zones"]):
