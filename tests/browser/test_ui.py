@@ -75,6 +75,15 @@ def sign_in(
     return watched
 
 
+def leave(*pages: Any) -> None:
+    """Close each page's browser context once the page is quiet: on about:blank, with no NiceGUI
+    socket open and no navigation in flight. In CI, a context closed just after a save had reloaded
+    its settings tab hung in ``close()`` for the test's whole 15 minutes."""
+    for page in pages:
+        visit(page, "about:blank")
+        page.context.close()
+
+
 def report(request: pytest.FixtureRequest, text: str) -> None:
     """Print a measured figure even when the test passes (pytest captures print), and keep it in
     test-artifacts/ui/figures.txt."""
@@ -182,7 +191,7 @@ def test_switching_language_changes_every_label(browser: Any, ui_server: UiServe
         assert label in body
     for label in ("接待台", "看车客户", "订单客户", "首页"):
         assert label not in body
-    page.context.close()
+    leave(page)
 
 
 def arrivals_count(page: Any) -> int:
@@ -214,7 +223,7 @@ def test_live_arrival_appears_within_two_seconds(
     report(request, f"\nsighting → reception console: {', '.join(f'{s:.2f}' for s in latencies)} s")
     assert max(latencies) <= 2.0, latencies
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
-    page.context.close()
+    leave(page)
 
 
 def brief_value(page: Any, field: str) -> int:
@@ -245,8 +254,7 @@ def test_classifying_a_batch_updates_the_other_desk(
     )
     report(request, f"\nclassified on desk A → brief on desk B: {time.perf_counter() - started:.2f} s")
     assert brief_value(desk_b, "order") == before + 1
-    desk_a.context.close()
-    desk_b.context.close()
+    leave(desk_a, desk_b)
 
 
 def test_a_batch_is_split_and_merged_back_while_another_desk_watches(
@@ -308,8 +316,7 @@ def test_a_batch_is_split_and_merged_back_while_another_desk_watches(
     merged = next(a for a in items if a["batch_id"] == batch["batch_id"])
     assert sorted(merged["visit_ids"]) == sorted(batch["visit_ids"])
     assert all(a["batch_id"] != left["batch_id"] for a in items)
-    desk_a.context.close()
-    desk_b.context.close()
+    leave(desk_a, desk_b)
 
 
 def test_store_staff_sees_only_their_store(browser: Any, ui_server: UiServer) -> None:
@@ -333,7 +340,7 @@ def test_store_staff_sees_only_their_store(browser: Any, ui_server: UiServer) ->
     assert "设置" not in nav and "工作台" not in nav
     assert page.request.get(ui_server.base + "/api/v1/sites/demo-001/arrivals").status == 404
     assert page.request.get(ui_server.base + "/api/v1/sites/demo-001/dashboard").status == 404
-    page.context.close()
+    leave(page)
 
 
 def test_reception_console_at_phone_width(browser: Any, ui_server: UiServer, artifacts: Any) -> None:
@@ -345,7 +352,7 @@ def test_reception_console_at_phone_width(browser: Any, ui_server: UiServer, art
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page is {overflow} px wider than the phone"
     assert page.get_by_test_id("classify-browsing").is_visible()
-    page.context.close()
+    leave(page)
 
 
 @pytest.fixture()
@@ -385,11 +392,11 @@ def loaded_box(page: Any, image: Any) -> Any:
         box = again
 
 
-def save_drawing(page: Any) -> None:
-    """Save what was drawn; saving reloads the devices tab, so wait for that reload, or it aborts
-    the test's next page.goto."""
+def save_and_wait_for_reload(page: Any, button: Any) -> None:
+    """Click a save button whose success reloads the tab (a drawing, an area) and wait for that
+    reload, or it aborts the test's next page.goto or overlaps the closing of the page."""
     with page.expect_navigation(timeout=30_000):
-        page.get_by_test_id("line-save").click()
+        button.click()
 
 
 def test_door_line_drawn_on_a_snapshot_is_counted_with(
@@ -411,7 +418,7 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
     for fx, fy in ((0.5, 0.1), (0.5, 0.95), (0.75, 0.5)):
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_timeout(300)
-    save_drawing(page)
+    save_and_wait_for_reload(page, page.get_by_test_id("line-save"))
     with ui_server.api() as api:
         deadline = time.monotonic() + 30
         while not (lines := api.get(f"/sites/demo-002/devices/{pets_device}").json()["lines"]):
@@ -448,7 +455,7 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "zh-drawing-zone.png"))
-    save_drawing(page)
+    save_and_wait_for_reload(page, page.get_by_test_id("line-save"))
     with ui_server.api() as api:
         deadline = time.monotonic() + 30
         while not (zones := api.get(f"/sites/demo-002/devices/{pets_device}").json()["zones"]):
@@ -466,7 +473,7 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
     page.get_by_role("option").filter(has_text="lounge").first.click()
     form.locator("input[data-testid=area-name], [data-testid=area-name] input").fill("休息区")
     page.screenshot(path=str(artifacts / "zh-settings-area-form.png"))
-    form.get_by_test_id("area-save").click()
+    save_and_wait_for_reload(page, form.get_by_test_id("area-save"))
     with ui_server.api() as api:
         deadline = time.monotonic() + 30
         while not any(a["zone_id"] == "lounge" for a in api.get("/sites/demo-002/areas").json()["areas"]):
@@ -485,7 +492,7 @@ def test_door_line_drawn_on_a_snapshot_is_counted_with(
             },
         ).raise_for_status()
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
-    page.context.close()
+    leave(page)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -549,7 +556,7 @@ def test_every_page_renders_in_one_language(
         f"\nfirst meaningful paint ({lang}, {ui_server.sites} stores x {ui_server.days} days):\n"
         + "\n".join(lines),
     )
-    watched.page.context.close()
+    leave(watched.page)
     assert not problems, problems
 
 
@@ -591,7 +598,7 @@ def test_an_exclusion_class_is_created_switched_off_and_removed(browser: Any, ui
         ids = [c["id"] for c in api.get("/sites/demo-003/exclusion-classes").json()["items"]]
     assert "courier:test" not in ids
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
-    page.context.close()
+    leave(page)
 
 
 def test_a_report_of_one_entrance_group(browser: Any, ui_server: UiServer) -> None:
@@ -620,4 +627,4 @@ def test_a_report_of_one_entrance_group(browser: Any, ui_server: UiServer) -> No
     assert any(name in report for name in own)
     assert not [name for name in others if name in report]
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
-    page.context.close()
+    leave(page)
