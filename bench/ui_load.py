@@ -13,7 +13,8 @@ fresh one grows by about 60 MiB over its first few hundred arrivals and then lev
 (docs/benchmarks.md).
 
 ``--trace`` also prints what grew in the server's Python heap after the pages were open: object
-counts by type and (tracemalloc, which slows the server) the allocation sites that grew most.
+counts by type and (tracemalloc, started when the pages are open; it slows the server) the
+allocation sites and call stacks that grew most.
 
 Needs Debian's chromium (make test-debs) and Playwright for Python (the test extras).
 """
@@ -143,6 +144,8 @@ def main() -> int:
         print("  modules (KiB): " + ", ".join(f"{name} {kib:+.0f}" for name, kib in heap["files"]))
         for where, kib, blocks in heap["lines"]:
             print(f"  {kib:+8.0f} KiB {blocks:+7d} blocks  {where}")
+        for frames, kib in heap.get("stacks", []):
+            print(f"  {kib:+8.0f} KiB allocated from: " + " <- ".join(reversed(frames)))
     return 0 if not any(missed) else 1
 
 

@@ -214,6 +214,8 @@ def test_live_arrival_appears_within_two_seconds(
     first = ui_server.feed(1)
     page.wait_for_function(f"{newest} !== {warm_up!r}", timeout=10_000)
     report(request, f"\nfirst arrival after the start: {time.time() - first:.2f} s")
+    # the console adds or changes cards; a card already on screen stays the same element
+    page.evaluate("document.querySelectorAll('[data-testid=arrival]').forEach(c => { c.keliuKept = true; })")
     for _ in range(5):
         before = page.evaluate(newest)
         published = ui_server.feed(1)  # joins the newest batch (same moment) or starts one: either shows
@@ -222,6 +224,18 @@ def test_live_arrival_appears_within_two_seconds(
         page.wait_for_timeout(300)
     report(request, f"\nsighting → reception console: {', '.join(f'{s:.2f}' for s in latencies)} s")
     assert max(latencies) <= 2.0, latencies
+    kept = page.evaluate(
+        "[...document.querySelectorAll('[data-testid=arrival]')].filter(c => c.keliuKept).length"
+    )
+    assert kept >= 1, "the console redrew the cards it already showed"
+    with ui_server.api() as api:  # and what it shows is the API's list, in its order
+        items = api.get("/sites/demo-001/arrivals", params={"limit": 30}).json()["items"]
+    page.wait_for_function(
+        "expected => [...document.querySelectorAll('[data-testid=arrival]')]"
+        ".map(c => c.dataset.batch + '/' + c.dataset.size).join() === expected",
+        arg=",".join(f"{a['batch_id']}/{a['size']}" for a in items),
+        timeout=5_000,
+    )
     assert not [p for p in watched.problems if "console" in p or "page error" in p]
     leave(page)
 

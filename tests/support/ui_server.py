@@ -16,7 +16,8 @@ It is the product's own set-up (``bootstrap``, the demo chain of ``seed_demo``, 
 
 Prints ``READY <port>`` once it serves. Memory (RSS) is at ``GET /_test/rss``; what grew in the
 Python heap since a mark is at ``GET /_test/heap`` (``?mark=true`` sets the mark; allocation sites only
-when the server runs with ``KELIU_TRACE_MEMORY=1``, which starts tracemalloc: slower, for benches).
+when the server runs with ``KELIU_TRACE_MEMORY=1``: the mark then starts tracemalloc, which slows the
+server from there on, so for benches only).
 """
 
 from __future__ import annotations
@@ -167,11 +168,6 @@ def main() -> int:
     parser.add_argument("--video-dir", type=Path, required=True)
     parser.add_argument("--demo-video", type=Path, required=True)
     args = parser.parse_args()
-    if os.environ.get("KELIU_TRACE_MEMORY"):
-        import tracemalloc
-
-        tracemalloc.start(8)
-
     import uvicorn
 
     from keliu.demo.load import seed_demo
@@ -253,6 +249,8 @@ def main() -> int:
         import gc
         import tracemalloc
 
+        if mark and os.environ.get("KELIU_TRACE_MEMORY") and not tracemalloc.is_tracing():
+            tracemalloc.start(8)  # at the mark, not at the start: seeding the demo chain traced takes ages
         gc.collect()
         counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
         snapshot = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
@@ -266,10 +264,12 @@ def main() -> int:
         def short(frame: Any) -> str:
             return f"{frame.filename.split('site-packages/')[-1].split('/src/')[-1]}:{frame.lineno}"
 
-        lines, files = [], []
+        lines, files, stacks = [], [], []
         if snapshot is not None and heap_mark["snapshot"] is not None:
             for stat in snapshot.compare_to(heap_mark["snapshot"], "lineno")[:15]:
                 lines.append([short(stat.traceback[0]), stat.size_diff / 1024, stat.count_diff])
+            for stat in snapshot.compare_to(heap_mark["snapshot"], "traceback")[:6]:
+                stacks.append([[short(frame) for frame in stat.traceback], stat.size_diff / 1024])
             for stat in snapshot.compare_to(heap_mark["snapshot"], "filename")[:10]:
                 files.append([short(stat.traceback[0]).rsplit(":", 1)[0], stat.size_diff / 1024])
         return {
@@ -277,6 +277,7 @@ def main() -> int:
             "types": [[name, n] for name, n in grown.most_common(20) if n > 0],
             "lines": lines,
             "files": files,
+            "stacks": stacks,
             "traced_mib": traced,
         }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -118,6 +119,69 @@ def local_time(stamp: str, timezone: str) -> str:
     )
 
 
+@dataclass
+class _Card:
+    card: ui.card
+    checkbox: ui.checkbox
+    body: ui.html
+    size: int
+
+
+class ArrivalCards:
+    """The console's arrival cards, kept in step with the newest arrivals rather than redrawn: a card
+    is made when its batch first shows, its HTML replaced only when what it says changes, and deleted
+    when the batch leaves the list. Twenty consoles woken by an arrival then send one new card each,
+    not thirty rebuilt ones, and the server does not make and drop thousands of elements per arrival
+    (a full redraw of every console on every arrival kept ~110 KiB of memory per arrival,
+    docs/benchmarks.md)."""
+
+    def __init__(self, page: Page, entrances: dict[str, str], timezone: str, selected: set[str]) -> None:
+        self.page, self.entrances, self.timezone, self.selected = page, entrances, timezone, selected
+        self.waiting = ui.label(page.t("reception.waiting")).classes("text-slate-500 p-4")
+        self.container = ui.column().classes("w-full gap-2").props(tid("arrivals"))
+        self.cards: dict[str, _Card] = {}
+
+    def show(self, items: list[dict[str, Any]]) -> None:
+        self.waiting.set_visibility(not items)
+        wanted = {a["batch_id"] for a in items}
+        for gone in [batch_id for batch_id in self.cards if batch_id not in wanted]:
+            self.container.remove(self.cards.pop(gone).card)
+        for index, a in enumerate(items):
+            batch_id = a["batch_id"]
+            body = arrival_html(self.page, a, self.entrances, self.timezone)
+            shown = self.cards.get(batch_id)
+            if shown is None:
+                shown = self.cards[batch_id] = self._new_card(batch_id, a["size"], body)
+            else:
+                if shown.body.content != body:
+                    shown.body.set_content(body)
+                if shown.size != a["size"]:
+                    shown.size = a["size"]
+                    shown.card.props(f'data-size="{a["size"]}"')
+                shown.checkbox.value = batch_id in self.selected  # cleared after an action
+            children = self.container.default_slot.children
+            if index >= len(children) or children[index] is not shown.card:
+                shown.card.move(target_index=index)
+
+    def _new_card(self, batch_id: str, size: int, body: str) -> _Card:
+        with self.container:
+            with (
+                ui.card()
+                .classes("w-full p-3 shadow-sm")
+                .props(tid("arrival"))
+                .props(f'data-batch="{batch_id}" data-size="{size}"') as card
+            ):
+                with ui.row().classes("w-full items-center gap-3 no-wrap"):
+                    checkbox = ui.checkbox(
+                        value=batch_id in self.selected,
+                        on_change=lambda e: (
+                            self.selected.add(batch_id) if e.value else self.selected.discard(batch_id)
+                        ),
+                    ).props(tid("arrival-select"))
+                    html_body = ui.html(body, sanitize=False).classes("flex-1")
+        return _Card(card, checkbox, html_body, size)
+
+
 @ui.page("/reception", response_timeout=20)
 async def reception_page(request: Request) -> Any:
     page = await Page.open(request, "/reception")
@@ -155,9 +219,10 @@ async def reception_page(request: Request) -> Any:
             arrivals, state["brief"] = await shared_read(f"reception {site_id}", since, read_console)
             state["arrivals"] = arrivals["items"]
 
-        @ui.refreshable
+        brief_numbers: dict[str, ui.label] = {}
+
         def brief_view() -> None:
-            b = state["brief"]
+            """到店客流 and its split by category; a live event changes only the numbers' text."""
             with (
                 ui.grid(columns="repeat(auto-fit, minmax(110px, 1fr))")
                 .classes("w-full gap-2")
@@ -173,30 +238,13 @@ async def reception_page(request: Request) -> Any:
                     ("reception.unclassified", "unclassified"),
                 ):
                     with ui.card().classes("p-3 shadow-sm items-center gap-0").props(tid(f"brief-{field}")):
-                        ui.label(str(b.get(field, 0))).classes("text-2xl font-bold text-primary")
+                        brief_numbers[field] = ui.label().classes("text-2xl font-bold text-primary")
                         ui.label(page.t(key)).classes("text-xs text-slate-500")
+            show_brief()
 
-        @ui.refreshable
-        def arrivals_view() -> None:
-            items = state["arrivals"]
-            if not items:
-                ui.label(page.t("reception.waiting")).classes("text-slate-500 p-4")
-                return
-            for a in items:  # three elements per arrival: twenty consoles redraw 30 arrivals each
-                with (
-                    ui.card()
-                    .classes("w-full p-3 shadow-sm")
-                    .props(tid("arrival"))
-                    .props(f'data-batch="{a["batch_id"]}" data-size="{a["size"]}"')
-                ):
-                    with ui.row().classes("w-full items-center gap-3 no-wrap"):
-                        ui.checkbox(
-                            value=a["batch_id"] in selected,
-                            on_change=lambda e, bid=a["batch_id"]: (
-                                selected.add(bid) if e.value else selected.discard(bid)
-                            ),
-                        ).props(tid("arrival-select"))
-                        ui.html(arrival_html(page, a, entrances, timezone), sanitize=False).classes("flex-1")
+        def show_brief() -> None:
+            for field, number in brief_numbers.items():
+                number.set_text(str(state["brief"].get(field, 0)))
 
         async def refresh(fresh_since: float | None = None) -> None:
             try:
@@ -204,8 +252,8 @@ async def reception_page(request: Request) -> Any:
             except ApiError as error:
                 page.notify_error(error)
                 return
-            brief_view.refresh()
-            arrivals_view.refresh()
+            show_brief()
+            arrivals.show(state["arrivals"])
 
         async def classify(category: str | None, advisor: str | None = None) -> None:
             if not selected:
@@ -320,8 +368,8 @@ async def reception_page(request: Request) -> Any:
                 ui.button(page.t("reception.split"), icon="call_split", on_click=split).props(
                     "outline dense no-caps"
                 ).props(tid("split"))
-        with ui.column().classes("w-full gap-2").props(tid("arrivals")):
-            arrivals_view()
+        arrivals = ArrivalCards(page, entrances, timezone, selected)
+        arrivals.show(state["arrivals"])
 
         hub = service_hub()
         client = ui.context.client
