@@ -285,7 +285,8 @@ def test_sigkill_mid_flow_loses_no_acknowledged_visit_and_no_webhook(
         ids = [v.visit_id for v in visits]
         print(
             f"{len(ids)} visits stored, {len(acknowledged)} acknowledged live, "
-            f"{len(receiver.requests)} webhook requests ({receiver.duplicates} duplicates), "
+            f"{len(receiver.requests)} webhook requests ({receiver.duplicates} duplicates, "
+            f"{receiver.cut_short} cut short by a kill), "
             f"caught up at start: {[s.caught_up for s in servers]}"
         )
         # every acknowledged visit is stored, once; no crossing is stored in two visits
